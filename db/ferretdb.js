@@ -1,0 +1,102 @@
+// @ts-check
+/**
+ * The embedded MongoDB for tests and the playground: FerretDB v1.24.2 (MongoDB wire protocol,
+ * SQLite storage), built from the Go module proxy by our own small main in db/ferretdb/ and
+ * cached under node_modules/.cache. `MONGODB_URI` always wins: then nothing is built or started.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const FERRETDB_VERSION = 'v1.24.2';
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
+const source = join(repo, 'db', 'ferretdb');
+const cacheDir = join(repo, 'node_modules', '.cache', 'orm-hmr');
+export const binaryPath = process.env.ORM_HMR_FERRETDB_BIN || join(cacheDir, `ferretdb-${FERRETDB_VERSION}`, 'orm-hmr-ferretdb');
+
+/** @param {string} message */
+const say = (message) => process.stderr.write(`[orm-hmr db] ${message}\n`);
+
+function goCommand() {
+  for (const candidate of ['go', '/usr/local/go/bin/go']) {
+    if (spawnSync(candidate, ['version'], { stdio: 'ignore' }).status === 0) return candidate;
+  }
+  throw new Error('Go is needed to build the embedded FerretDB (or set MONGODB_URI to a MongoDB you run).');
+}
+
+/** Builds the FerretDB binary once; later calls return the cached one. */
+export function buildFerretDB() {
+  if (existsSync(binaryPath)) return binaryPath;
+  const go = goCommand();
+  say(`building FerretDB ${FERRETDB_VERSION} with Go (first run only; this takes a few minutes)...`);
+  const started = Date.now();
+  const ticker = setInterval(() => say(`still building FerretDB (${Math.round((Date.now() - started) / 1000)} s)...`), 30_000);
+  mkdirSync(dirname(binaryPath), { recursive: true });
+  const partial = `${binaryPath}.${process.pid}.partial`;
+  try {
+    const result = spawnSync(go, ['build', '-trimpath', '-o', partial, '.'], {
+      cwd: source,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, GOFLAGS: '-mod=mod', CGO_ENABLED: '0' },
+    });
+    if (result.status !== 0) throw new Error(`go build failed (exit ${result.status ?? result.signal})`);
+    renameSync(partial, binaryPath);
+  } finally {
+    clearInterval(ticker);
+    rmSync(partial, { force: true });
+  }
+  say(`FerretDB built in ${Math.round((Date.now() - started) / 1000)} s: ${binaryPath}`);
+  return binaryPath;
+}
+
+/**
+ * @typedef {{ uri: string, stop: () => Promise<void>, embedded: boolean }} Database
+ */
+
+/**
+ * Starts FerretDB on a free loopback port with its SQLite files in `dir`, or returns MONGODB_URI.
+ * @param {{ dir: string, database?: string }} options
+ * @returns {Promise<Database>}
+ */
+export async function startDatabase({ dir, database = 'orm_hmr' }) {
+  if (process.env.MONGODB_URI) {
+    return { uri: process.env.MONGODB_URI, stop: async () => {}, embedded: false };
+  }
+  // setImmediate lets the caller print its own lines before a long synchronous build.
+  await new Promise((resolve) => setImmediate(resolve));
+  const binary = buildFerretDB();
+  mkdirSync(dir, { recursive: true });
+  const child = spawn(binary, ['-listen', '127.0.0.1:0', '-dir', dir], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const base = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`FerretDB did not start within 30 s\n${stderr}`)), 30_000);
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const match = /^ready (\S+)/m.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`FerretDB exited with ${code} before it was ready\n${stderr}`));
+    });
+  });
+  const uri = `${String(base).replace(/\/$/, '')}/${database}`;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  return {
+    uri,
+    embedded: true,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      child.stdin.end(); // our main exits when stdin closes
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,65 @@
+/**
+ * The one interface every adapter implements, built-in or yours.
+ *
+ * An adapter describes a registry (Mongoose's `models`, an event bus, a DI container) as a list of
+ * entries. orm-hmr lists the entries before and after each tracked module evaluates: what appeared
+ * belongs to that file. Before the file evaluates again, its entries are removed; if the new
+ * evaluation throws, they are put back.
+ */
+export interface Adapter {
+  /** Shown in logs and reports: `mongoose:User`. */
+  readonly name: string;
+  /**
+   * Packages whose import marks a module as one to track (zero-config detection), and whose
+   * namespace the transform hands to {@link Adapter.attach} so the adapter sees the very instance
+   * the app uses, even in a bundle.
+   * @example ['mongoose']
+   */
+  readonly packages?: readonly string[];
+  /** Receives a package namespace a tracked module imported (`import * as ns from 'mongoose'`). */
+  attach?(namespace: unknown, specifier: string, context: AdapterContext): void;
+  /** Whether {@link Adapter.attach} has found anything yet; when not, orm-hmr requires the package from the module's folder. */
+  attached?(): boolean;
+  /** Everything registered right now. Called twice per tracked evaluation: keep it cheap. */
+  entries(): Iterable<Entry>;
+}
+
+/** What the runtime offers adapters. */
+export interface AdapterContext {
+  /**
+   * Tell the runtime the file now evaluating tried to register `label`, which another file's
+   * live generation already holds. The runtime warns once, naming both files.
+   */
+  conflict(label: string): void;
+}
+
+/** One thing held by a registry. */
+export interface Entry {
+  /** The object that holds the value: a plain object, a Map, a Set or an array. */
+  container: object;
+  /** The property or Map key; omit for arrays and Sets (the value is its own key). */
+  key?: PropertyKey;
+  /** What is registered. Compared by identity. */
+  value: unknown;
+  /** Name shown in the memory line and report (`User`); entries without one are bookkeeping. */
+  label?: string;
+  /** Count how many generations of `value` stay alive after GC, under `label`. */
+  track?: boolean;
+  /**
+   * Custom removal, when deleting from `container` is not enough. Returns the undo, run if the
+   * new evaluation throws. Without it orm-hmr deletes the key (objects, Maps) or the value
+   * (arrays, Sets), and only while the container still holds this very value.
+   */
+  remove?(): () => void;
+}
+
+/** Declares an adapter; the identity function, there for types and for symmetry with the built-ins. */
+export function defineAdapter<A extends Adapter>(adapter: A): A {
+  if (!adapter || typeof adapter.name !== 'string' || !adapter.name) {
+    throw new TypeError('orm-hmr: defineAdapter() needs a `name`');
+  }
+  if (typeof adapter.entries !== 'function') {
+    throw new TypeError(`orm-hmr: adapter "${adapter.name}" needs an \`entries()\` function`);
+  }
+  return adapter;
+}

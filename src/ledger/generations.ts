@@ -1,0 +1,48 @@
+/** One tracked value of one generation, held weakly. */
+interface Tracked {
+  ref: WeakRef<object>;
+  generation: number;
+  file: string;
+}
+
+/**
+ * How many generations of each model are still alive. Every value a file registers (a model
+ * class) is held here only through a WeakRef: after a full GC, a count above 1 means something
+ * still holds an old generation.
+ */
+export class GenerationCounter {
+  /** Tracked values by label, oldest first. Dead refs are pruned on each count. */
+  #byLabel = new Map<string, Tracked[]>();
+  /** Values already tracked: `mongoose.models.User` and `connection.models.User` are one model. */
+  #seen = new WeakSet<object>();
+
+  track(label: string, value: unknown, file: string, generation: number): void {
+    if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return;
+    if (this.#seen.has(value)) return;
+    this.#seen.add(value);
+    let list = this.#byLabel.get(label);
+    if (!list) this.#byLabel.set(label, (list = []));
+    list.push({ ref: new WeakRef(value), generation, file });
+  }
+
+  /** Live generations per label, dropping labels with none left. */
+  count(): Record<string, number> {
+    const alive: Record<string, number> = {};
+    for (const [label, list] of this.#byLabel) {
+      const live = list.filter((tracked) => tracked.ref.deref() !== undefined);
+      if (live.length === 0) this.#byLabel.delete(label);
+      else {
+        this.#byLabel.set(label, live);
+        alive[label] = live.length;
+      }
+    }
+    return alive;
+  }
+
+  /** Files and generation numbers of the live values of a label, oldest first. */
+  describe(label: string): { file: string; generation: number }[] {
+    return (this.#byLabel.get(label) ?? [])
+      .filter((tracked) => tracked.ref.deref() !== undefined)
+      .map(({ file, generation }) => ({ file, generation }));
+  }
+}

@@ -1,0 +1,89 @@
+import type { Adapter } from './adapters/types.ts';
+
+/** Globs (resolved against the project root) or regular expressions. */
+export type FilterPattern = string | RegExp | readonly (string | RegExp)[];
+
+/** Options of `ormHmr()` (Vite) and, later, the webpack plugin. Every field is optional. */
+export interface OrmHmrOptions {
+  /**
+   * Modules to wrap. By default: every server-side JS/TS module outside `node_modules` that imports
+   * a package an adapter handles (`mongoose`). Set it to wrap modules that register models through
+   * a helper of your own without importing the ORM.
+   * @default /\.[cm]?[jt]sx?$/ and imports a supported ORM
+   * @example ['src/models/**', 'src/entities/**']
+   */
+  include?: FilterPattern;
+  /**
+   * Modules never to wrap.
+   * @default /node_modules/
+   */
+  exclude?: FilterPattern;
+  /**
+   * Append one JSON object per reload batch to this file (relative to the project root).
+   * @default process.env.ORM_HMR_REPORT
+   * @example 'orm-hmr.jsonl'
+   */
+  report?: string | false;
+  /**
+   * Force a full GC after each reload batch, before measuring, so heap figures and generation
+   * counts mean something. Costs a few tens of ms after the batch, never inside a request.
+   * @default true (false when ORM_HMR_GC=0)
+   */
+  gc?: boolean;
+  /**
+   * Print the memory line after each reload batch.
+   * @default true
+   */
+  memoryLine?: boolean;
+  /**
+   * Quiet time, in ms, that ends a reload batch: files re-evaluated closer together than this are
+   * reported on one line.
+   * @default 100
+   */
+  settleMs?: number;
+  /**
+   * Adapters of your own (see `defineAdapter`), used besides the built-in ones.
+   * @default []
+   */
+  adapters?: Adapter[];
+}
+
+export interface ResolvedOptions {
+  include: FilterPattern | undefined;
+  exclude: FilterPattern;
+  report: string | false | undefined;
+  gc: boolean | undefined;
+  memoryLine: boolean;
+  settleMs: number | undefined;
+  adapters: Adapter[];
+}
+
+export const defaultExclude: RegExp = /[\\/]node_modules[\\/]/;
+
+/** Checks and fills in the options once; errors name the option. */
+export function resolveOptions(options: OrmHmrOptions = {}): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) throw new TypeError('orm-hmr: options must be an object');
+  const check = (name: keyof OrmHmrOptions, ok: boolean, expected: string) => {
+    if (options[name] !== undefined && !ok) {
+      throw new TypeError(`orm-hmr: option \`${name}\` must be ${expected}, got ${JSON.stringify(options[name])}`);
+    }
+  };
+  const isPattern = (p: unknown) =>
+    typeof p === 'string' || p instanceof RegExp || (Array.isArray(p) && p.every((x) => typeof x === 'string' || x instanceof RegExp));
+  check('include', isPattern(options.include), 'a glob, a RegExp or an array of them');
+  check('exclude', isPattern(options.exclude), 'a glob, a RegExp or an array of them');
+  check('report', typeof options.report === 'string' || options.report === false, 'a file path or false');
+  check('gc', typeof options.gc === 'boolean', 'a boolean');
+  check('memoryLine', typeof options.memoryLine === 'boolean', 'a boolean');
+  check('settleMs', typeof options.settleMs === 'number' && options.settleMs >= 0, 'a number of milliseconds (>= 0)');
+  check('adapters', Array.isArray(options.adapters), 'an array of adapters (see defineAdapter)');
+  return {
+    include: options.include,
+    exclude: options.exclude ?? defaultExclude,
+    report: options.report,
+    gc: options.gc,
+    memoryLine: options.memoryLine ?? true,
+    settleMs: options.settleMs,
+    adapters: options.adapters ?? [],
+  };
+}

@@ -1,0 +1,26 @@
+/** What happened to the files of one reload batch, before it is measured. */
+export class ReloadBatch {
+  readonly files = new Set<string>();
+  readonly failed = new Set<string>();
+  /** `adapter:name` to its parts, in first-purged order. */
+  readonly purged = new Map<string, { adapter: string; name: string }>();
+  purgeMs = 0;
+  /** False while the batch holds only first evaluations (start-up), which are not reloads. */
+  isReload = false;
+
+  evaluated(file: string, purged: { adapter: string; label?: string }[], ms: number, isReload: boolean): void {
+    this.files.add(file);
+    this.purgeMs += ms;
+    this.isReload ||= isReload;
+    for (const { adapter, label } of purged) {
+      if (label !== undefined) this.purged.set(`${adapter}:${label}`, { adapter, name: label });
+    }
+  }
+
+  failedOn(file: string, ms: number): void {
+    this.files.add(file);
+    this.failed.add(file);
+    this.purgeMs += ms;
+    this.isReload = true;
+  }
+}

@@ -1,0 +1,28 @@
+import pc from 'picocolors';
+
+/** Where user-facing lines go: the dev server's logger once a plugin connects one, else the console. */
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+const tag = (colors: boolean) => pc.createColors(colors).cyan('[orm-hmr]');
+
+export function consoleLogger(): Logger {
+  return {
+    info: (message) => console.log(`${tag(pc.isColorSupported)} ${message}`),
+    warn: (message) => console.warn(`${tag(pc.isColorSupported)} ${pc.yellow(message)}`),
+    error: (message) => console.error(`${tag(pc.isColorSupported)} ${pc.red(message)}`),
+  };
+}
+
+/**
+ * Debug output behind `DEBUG=orm-hmr` (or `orm-hmr:*`), built lazily: the message function only
+ * runs when debugging is on.
+ */
+export function debug(message: () => string): void {
+  const value = globalThis.process?.env?.DEBUG;
+  if (!value || !/(^|,)\s*orm-hmr(:\*|\b)/.test(value)) return;
+  console.error(`orm-hmr:debug ${message()}`);
+}

@@ -1,0 +1,41 @@
+import type { OwnedEntry } from './entries.ts';
+
+/**
+ * One per tracked module id (the file path, without `?t=` stamps), like React Refresh's family:
+ * the record stays, `current` advances with each successful evaluation.
+ */
+export interface ModuleRecord {
+  readonly id: string;
+  /** What the last successful evaluation registered. Holds the live generation, nothing older. */
+  current?: Generation;
+  /** The evaluation under way; cleared when it commits or fails. */
+  pending?: Evaluation;
+  /** Evaluations started, successful or not; numbers generations. */
+  evaluations: number;
+  /** Failures in a row; the error line is printed once per streak. */
+  failures: number;
+}
+
+/** What one successful evaluation of a file registered. */
+export interface Generation {
+  readonly number: number;
+  /** In listing order, so removal goes models first, then what they use. */
+  entries: OwnedEntry[];
+  /** `onUnload` callbacks registered during this evaluation, run before the next one. */
+  readonly unload: (() => void)[];
+}
+
+/** An evaluation between its prologue and its epilogue. */
+export interface Evaluation {
+  readonly record: ModuleRecord;
+  readonly number: number;
+  /** Entry ids and values before the body ran; what differs afterwards is this file's. */
+  before: Map<string, unknown>;
+  /** The previous generation's entries, removed in the prologue; put back if this evaluation fails. */
+  purged: OwnedEntry[];
+  /** Undo functions for the removals, in removal order. */
+  undo: (() => void)[];
+  readonly unload: (() => void)[];
+  /** Time spent in our own bookkeeping so far, ms. */
+  bookkeepingMs: number;
+}

@@ -1,0 +1,451 @@
+import { createRequire } from 'node:module';
+import { isAbsolute, relative, sep } from 'node:path';
+import type { Adapter, AdapterContext } from '../adapters/types.ts';
+import { mongooseAdapter } from '../adapters/mongoose.ts';
+import { collectGarbage } from '../ledger/gc.ts';
+import { GenerationCounter } from '../ledger/generations.ts';
+import { formatMemoryLine } from '../ledger/format.ts';
+import { appendReport, type ReloadRecord } from '../ledger/report.ts';
+import { ReloadBatch } from './batch.ts';
+import { ObjectIds, entryId, removeEntry, type OwnedEntry } from './entries.ts';
+import { consoleLogger, debug, type Logger } from './log.ts';
+import type { Evaluation, ModuleRecord } from './module-record.ts';
+
+/** Runtime settings; the Vite and webpack plugins fill them in, `configure()` changes them. */
+export interface RuntimeOptions {
+  /** Project root: file names in logs and reports are relative to it. @default process.cwd() */
+  root: string;
+  /** JSONL report path (relative to `root`), or false. @default process.env.ORM_HMR_REPORT */
+  report: string | false;
+  /** Force a full GC before measuring, so heap and generation counts mean something. @default true */
+  gc: boolean;
+  /** Quiet time that ends a reload batch, ms. @default 100 */
+  settleMs: number;
+  /** Print the memory line after each reload batch. @default true */
+  memoryLine: boolean;
+  logger: Logger;
+}
+
+/** What `enter()` hands back to the module; the epilogue calls `commit()`. */
+export interface EvaluationHandle {
+  commit(): void;
+}
+
+export interface EnterOptions {
+  /** Namespaces of adapter packages the module imports, by specifier. */
+  imports?: Record<string, unknown>;
+  /** The module has top-level await: its epilogue may run in a later job. */
+  async?: boolean;
+}
+
+const NOOP_HANDLE: EvaluationHandle = { commit() {} };
+
+/**
+ * The registry of modules and what they registered, shared by every copy of this file loaded in
+ * the process (see hook.ts). All state lives here.
+ */
+export class Runtime {
+  options: RuntimeOptions;
+  readonly adapters: Adapter[] = [];
+  /** Every tracked module by id. Records stay until their file is deleted; they hold only the live generation. */
+  readonly records = new Map<string, ModuleRecord>();
+  /** Which record's live generation holds each entry id. */
+  readonly owners = new Map<string, { record: ModuleRecord; entry: OwnedEntry }>();
+  readonly generations = new GenerationCounter();
+  readonly ids = new ObjectIds();
+  /** Evaluations between prologue and epilogue, innermost last. */
+  readonly #evaluating: Evaluation[] = [];
+  /** Adapters we already tried to require from a module's folder (by adapter name). */
+  readonly #required = new Set<string>();
+  readonly #warned = new Set<string>();
+  readonly #context: AdapterContext;
+  #batch = new ReloadBatch();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #reloads = 0;
+  #firstHeap: number | undefined;
+  #lastHeap: number | undefined;
+  /** Resolves when the batch being measured has been reported (tests and tools wait on it). */
+  #flushing: Promise<ReloadRecord | undefined> = Promise.resolve(undefined);
+  readonly #listeners = new Set<(record: ReloadRecord) => void>();
+  disabled = false;
+
+  constructor() {
+    const env = globalThis.process?.env ?? {};
+    this.options = {
+      root: globalThis.process?.cwd?.() ?? '/',
+      report: env.ORM_HMR_REPORT || false,
+      gc: env.ORM_HMR_GC !== '0',
+      settleMs: 100,
+      memoryLine: true,
+      logger: consoleLogger(),
+    };
+    this.#context = { conflict: (label) => this.#conflict(label) };
+    this.use(mongooseAdapter());
+  }
+
+  configure(options: Partial<RuntimeOptions>): void {
+    for (const [key, value] of Object.entries(options)) {
+      if (value !== undefined) (this.options as unknown as Record<string, unknown>)[key] = value;
+    }
+  }
+
+  /** Adds an adapter; one with the same name replaces the old one. */
+  use(adapter: Adapter): void {
+    const index = this.adapters.findIndex((a) => a.name === adapter.name);
+    if (index >= 0) this.adapters[index] = adapter;
+    else this.adapters.push(adapter);
+  }
+
+  /** Called in a reload batch's report, after measuring. Returns the unsubscribe. */
+  onReport(listener: (record: ReloadRecord) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** The prologue: purge what this file registered last time, then watch what it registers now. */
+  enter(rawId: string, options: EnterOptions = {}): EvaluationHandle {
+    if (this.disabled) return NOOP_HANDLE;
+    const start = performance.now();
+    const id = cleanId(rawId);
+    this.#attach(id, options.imports ?? {});
+
+    let record = this.records.get(id);
+    if (!record) this.records.set(id, (record = { id, evaluations: 0, failures: 0 }));
+    // A previous evaluation that never reached its epilogue (top-level await that threw).
+    if (record.pending) this.#fail(record.pending);
+
+    const purged = record.current?.entries ?? [];
+    const unload = record.current?.unload ?? [];
+    runCallbacks(unload, (error) => this.#log('error', `onUnload callback of ${this.#file(id)} threw: ${describe(error)}`));
+    const undo: (() => void)[] = [];
+    for (const entry of purged) {
+      undo.push(removeEntry(entry));
+      if (this.owners.get(entry.id)?.record === record) this.owners.delete(entry.id);
+    }
+
+    const evaluation: Evaluation = {
+      record,
+      number: ++record.evaluations,
+      before: this.#snapshot(),
+      purged,
+      undo,
+      unload: [],
+      bookkeepingMs: 0,
+    };
+    record.pending = evaluation;
+    this.#evaluating.push(evaluation);
+    // Without top-level await the body runs in this very job: if the epilogue has not run by the
+    // next microtask, the body threw. (The module's own rejection is queued after this check.)
+    if (!options.async) {
+      queueMicrotask(() => {
+        if (record.pending === evaluation) this.#fail(evaluation);
+      });
+    }
+    evaluation.bookkeepingMs += performance.now() - start;
+    // The module keeps this handle in its scope for as long as it lives: it must not keep the
+    // evaluation (and through it the previous generation) once committed.
+    let open: Evaluation | undefined = evaluation;
+    return {
+      commit: () => {
+        const committing = open;
+        open = undefined;
+        if (committing) this.#commit(committing);
+      },
+    };
+  }
+
+  /** Zeitwerk's on_unload: `callback` runs right before the file that is evaluating now evaluates again. */
+  onUnload(callback: () => void): void {
+    const evaluation = this.#evaluating.at(-1);
+    if (!evaluation) {
+      throw new Error('orm-hmr: onUnload() must be called while a tracked module evaluates (at its top level)');
+    }
+    evaluation.unload.push(callback);
+  }
+
+  /** The file was deleted: drop what it registered. */
+  unload(rawId: string): void {
+    const id = cleanId(rawId);
+    const record = this.records.get(id);
+    if (!record) return;
+    const start = performance.now();
+    const purged = record.current?.entries ?? [];
+    runCallbacks(record.current?.unload ?? [], (error) => this.#log('error', `onUnload callback of ${this.#file(id)} threw: ${describe(error)}`));
+    for (const entry of purged) {
+      removeEntry(entry);
+      if (this.owners.get(entry.id)?.record === record) this.owners.delete(entry.id);
+    }
+    this.records.delete(id);
+    this.#batch.evaluated(this.#file(id), purged, performance.now() - start, true);
+    this.#schedule();
+  }
+
+  /** Resolves with the next report once the current batch is measured (undefined if none is due). */
+  async settled(): Promise<ReloadRecord | undefined> {
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#flushing = this.#flush();
+    }
+    return this.#flushing;
+  }
+
+  #commit(evaluation: Evaluation): void {
+    const { record } = evaluation;
+    if (record.pending !== evaluation) return;
+    const start = performance.now();
+    const fresh = this.#registeredSince(evaluation);
+    const purged = this.#finish(evaluation);
+    for (const entry of fresh) {
+      const previous = this.owners.get(entry.id);
+      if (previous && previous.record !== record) this.#takeOver(previous.record, record, entry);
+      this.owners.set(entry.id, { record, entry });
+    }
+    record.current = { number: evaluation.number, entries: fresh, unload: evaluation.unload };
+    record.pending = undefined;
+    record.failures = 0;
+    const file = this.#file(record.id);
+    for (const entry of fresh) {
+      if (entry.track && entry.label !== undefined) this.generations.track(entry.label, entry.value, file, evaluation.number);
+    }
+    evaluation.bookkeepingMs += performance.now() - start;
+    this.#batch.evaluated(file, purged, evaluation.bookkeepingMs, evaluation.number > 1);
+    debug(() => `${file} generation ${evaluation.number}: ${fresh.length} entries (${labels(fresh).join(', ')}), purged ${purged.length}`);
+    this.#schedule();
+  }
+
+  /** The body threw: remove what it managed to register and put the previous generation back. */
+  #fail(evaluation: Evaluation): void {
+    const { record } = evaluation;
+    if (record.pending !== evaluation) return;
+    const start = performance.now();
+    for (const entry of this.#registeredSince(evaluation)) removeEntry(entry);
+    const undo = evaluation.undo;
+    this.#finish(evaluation);
+    for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
+    for (const entry of record.current?.entries ?? []) {
+      if (!this.owners.has(entry.id)) this.owners.set(entry.id, { record, entry });
+    }
+    record.pending = undefined;
+    record.failures++;
+    const file = this.#file(record.id);
+    if (record.failures === 1) {
+      const kept = labels(record.current?.entries ?? []);
+      this.#log(
+        'warn',
+        kept.length > 0
+          ? `${file} threw while evaluating; kept the previous ${kept.join(', ')} (generation ${record.current!.number}) until it evaluates again`
+          : `${file} threw while evaluating; nothing of it is registered until it evaluates again`,
+      );
+    }
+    evaluation.bookkeepingMs += performance.now() - start;
+    this.#batch.failedOn(file, evaluation.bookkeepingMs);
+    this.#schedule();
+  }
+
+  /** Entries that appeared (or changed value) since the evaluation began, minus other files' nested evaluations. */
+  #registeredSince(evaluation: Evaluation): OwnedEntry[] {
+    const fresh: OwnedEntry[] = [];
+    const seen = new Set<string>();
+    for (const entry of this.#list()) {
+      if (seen.has(entry.id)) continue;
+      seen.add(entry.id);
+      const before = evaluation.before;
+      if (before.has(entry.id) && before.get(entry.id) === entry.value) continue;
+      const owner = this.owners.get(entry.id);
+      if (owner && owner.record !== evaluation.record && owner.entry.value === entry.value) continue;
+      fresh.push(entry);
+    }
+    return fresh;
+  }
+
+  /** Another file's entry was replaced (e.g. under `overwriteModels`): warn, and the new file owns it. */
+  #takeOver(from: ModuleRecord, to: ModuleRecord, entry: OwnedEntry): void {
+    if (from.current) from.current.entries = from.current.entries.filter((e) => e.id !== entry.id);
+    if (entry.label !== undefined) {
+      this.#warnOnce(
+        `${entry.adapter}:${entry.label}|${from.id}|${to.id}`,
+        `${entry.adapter} ${describeKind(entry)} "${entry.label}" is registered by both ${this.#file(from.id)} and ${this.#file(to.id)}; ${this.#file(to.id)} (evaluated last) now holds it. Keep each name in one file.`,
+      );
+    }
+  }
+
+  /** From an adapter: the evaluating file hit a name another file holds. */
+  #conflict(label: string): void {
+    const evaluation = this.#evaluating.at(-1);
+    if (!evaluation) return;
+    for (const { record, entry } of this.owners.values()) {
+      if (record === evaluation.record || entry.label !== label) continue;
+      this.#warnOnce(
+        `conflict|${label}|${record.id}|${evaluation.record.id}`,
+        `${entry.adapter} ${describeKind(entry)} "${label}" is registered by both ${this.#file(record.id)} and ${this.#file(evaluation.record.id)}; ${entry.adapter} refuses the second. Keep each name in one file.`,
+      );
+      return;
+    }
+  }
+
+  /** Takes the evaluation off the stack and lets go of the previous generation it held. Returns what was purged. */
+  #finish(evaluation: Evaluation): OwnedEntry[] {
+    const index = this.#evaluating.lastIndexOf(evaluation);
+    if (index >= 0) this.#evaluating.splice(index, 1);
+    const purged = evaluation.purged;
+    evaluation.before = new Map();
+    evaluation.purged = [];
+    evaluation.undo = [];
+    return purged;
+  }
+
+  #snapshot(): Map<string, unknown> {
+    const snapshot = new Map<string, unknown>();
+    for (const entry of this.#list()) if (!snapshot.has(entry.id)) snapshot.set(entry.id, entry.value);
+    return snapshot;
+  }
+
+  *#list(): Generator<OwnedEntry> {
+    for (const adapter of this.adapters) {
+      try {
+        for (const entry of adapter.entries()) {
+          yield { ...entry, adapter: adapter.name, id: entryId(this.ids, adapter.name, entry) };
+        }
+      } catch (error) {
+        this.#warnOnce(`entries|${adapter.name}`, `adapter ${adapter.name} failed to list its entries: ${describe(error)}`);
+      }
+    }
+  }
+
+  /** Hands adapters the packages the module imports; falls back to requiring them from its folder. */
+  #attach(id: string, imports: Record<string, unknown>): void {
+    for (const adapter of this.adapters) {
+      if (!adapter.attach) continue;
+      for (const [specifier, namespace] of Object.entries(imports)) {
+        if (adapter.packages?.some((p) => specifier === p || specifier.startsWith(p + '/'))) {
+          adapter.attach(namespace, specifier, this.#context);
+        }
+      }
+      if (adapter.attached?.() === false && !this.#required.has(adapter.name) && isAbsolute(id)) {
+        this.#required.add(adapter.name);
+        const require = createRequire(id);
+        for (const pkg of adapter.packages ?? []) {
+          try {
+            adapter.attach(require(pkg), pkg, this.#context);
+          } catch {
+            // Not installed where this module lives: this adapter has nothing to do.
+          }
+        }
+      }
+    }
+  }
+
+  #schedule(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#flushing = this.#flush();
+    }, this.options.settleMs);
+    this.#timer.unref?.();
+  }
+
+  /** Measures and reports the batch that just settled. Runs off any request's path (a timer). */
+  async #flush(): Promise<ReloadRecord | undefined> {
+    await this.#flushing;
+    const batch = this.#batch;
+    this.#batch = new ReloadBatch();
+    if (!batch.isReload) return undefined;
+    let alive = this.generations.count();
+    const collected = await collectGarbage(
+      () => Object.values((alive = this.generations.count())).every((n) => n <= 1),
+      4,
+      this.options.gc,
+    );
+    if (!collected.collected) alive = this.generations.count();
+    const memory = process.memoryUsage();
+    const reload = ++this.#reloads;
+    this.#firstHeap ??= memory.heapUsed;
+    const record: ReloadRecord = {
+      reload,
+      time: new Date().toISOString(),
+      files: [...batch.files],
+      purged: [...batch.purged.values()],
+      purgeMs: round(batch.purgeMs, 3),
+      failed: [...batch.failed],
+      heapUsed: memory.heapUsed,
+      heapTotal: memory.heapTotal,
+      rss: memory.rss,
+      external: memory.external,
+      heapDelta: memory.heapUsed - (this.#lastHeap ?? memory.heapUsed),
+      heapDeltaFromFirst: memory.heapUsed - this.#firstHeap,
+      gc: collected.collected,
+      gcMs: round(collected.gcMs, 2),
+      gcRounds: collected.rounds,
+      alive,
+    };
+    this.#lastHeap = memory.heapUsed;
+    if (this.options.memoryLine) this.#log('info', formatMemoryLine(record));
+    for (const [name, count] of Object.entries(alive)) {
+      if (count > 1 && collected.collected) {
+        const where = this.generations.describe(name).map((g) => `${g.file}#${g.generation}`);
+        debug(() => `${name}: ${count} generations alive after GC (${where.join(', ')})`);
+      }
+    }
+    const report = this.options.report;
+    if (report) {
+      const path = isAbsolute(report) ? report : `${this.options.root}/${report}`;
+      await appendReport(path, record).catch((error) =>
+        this.#warnOnce(`report|${path}`, `cannot write the report to ${path}: ${describe(error)}`),
+      );
+    }
+    for (const listener of this.#listeners) listener(record);
+    return record;
+  }
+
+  #file(id: string): string {
+    if (!isAbsolute(id)) return id;
+    const rel = relative(this.options.root, id);
+    return (rel.startsWith('..') ? id : rel).split(sep).join('/');
+  }
+
+  #log(level: keyof Logger, message: string): void {
+    this.options.logger[level](message);
+  }
+
+  #warnOnce(key: string, message: string): void {
+    if (this.#warned.has(key)) return;
+    this.#warned.add(key);
+    this.#log('warn', message);
+  }
+}
+
+/** Module ids arrive with Vite's `?t=` / `?v=` stamps or webpack's loader prefixes; the file is the key. */
+export function cleanId(id: string): string {
+  const file = id.slice(id.lastIndexOf('!') + 1);
+  const query = file.search(/[?#]/);
+  return query >= 0 ? file.slice(0, query) : file;
+}
+
+/** Runs all callbacks even when some throw (each error reported). */
+function runCallbacks(callbacks: (() => void)[], onError: (error: unknown) => void): void {
+  for (const callback of callbacks) {
+    try {
+      callback();
+    } catch (error) {
+      onError(error);
+    }
+  }
+}
+
+function labels(entries: OwnedEntry[]): string[] {
+  return [...new Set(entries.filter((e) => e.label !== undefined).map((e) => e.label!))];
+}
+
+function describeKind(entry: OwnedEntry): string {
+  return entry.track ? 'model' : 'entry';
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function round(value: number, digits: number): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}

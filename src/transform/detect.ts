@@ -1,0 +1,24 @@
+/** Source files a bundler may hand us as server code. */
+export const scriptRE: RegExp = /\.[cm]?[jt]sx?$/;
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
+/**
+ * Finds which of `packages` a module imports: statically (`import ... from 'mongoose'`,
+ * `export ... from`), or dynamically (`import('mongoose')`, `require('mongoose')`). Subpaths count
+ * (`mongoose/lib/...`). A regular expression, not a parse: it runs on every server module.
+ */
+export function findImports(code: string, packages: readonly string[]): { found: boolean; staticImports: string[] } {
+  if (packages.length === 0) return { found: false, staticImports: [] };
+  const names = packages.map(escape).join('|');
+  const staticRE = new RegExp(`(?:^|[\\s;}])(?:import|export)\\s*(?:[\\w$*{}\\s,]+?\\s*from\\s*)?(['"])((?:${names})(?:/[^'"]*)?)\\1`, 'g');
+  const dynamicRE = new RegExp(`\\b(?:import|require)\\s*\\(\\s*(['"])(?:${names})(?:/[^'"]*)?\\1\\s*\\)`);
+  const staticImports = new Set<string>();
+  for (const match of code.matchAll(staticRE)) staticImports.add(match[2]!);
+  return { found: staticImports.size > 0 || dynamicRE.test(code), staticImports: [...staticImports] };
+}
+
+/** Whether the module is ESM (has import/export statements); otherwise we treat it as CommonJS. */
+export function isEsm(code: string): boolean {
+  return /(?:^|[\s;}])(?:import\s*[\w$*{"']|export\s*[\w$*{])/.test(code);
+}

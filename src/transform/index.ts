@@ -1,0 +1,45 @@
+import { findImports, isEsm, scriptRE } from './detect.ts';
+import { injectInto } from './inject.ts';
+import { hasTopLevelAwait, type Node } from './top-level-await.ts';
+import { cleanId } from '../runtime/runtime.ts';
+
+export interface TransformContext {
+  /** Specifier the injected code uses to load the runtime. */
+  runtime: string;
+  /** Packages handled by adapters (detection, and namespaces handed to adapters). */
+  packages: readonly string[];
+  /** Whether user `include` / `exclude` select this file; `undefined` when no `include` was given (zero config). */
+  selected: (file: string) => boolean | undefined;
+  /** Any ESTree parser; only called for modules that contain `await`. */
+  parse: (code: string) => Node;
+}
+
+/**
+ * The one transform both bundler integrations run on server modules. Returns null for modules
+ * that are not ours: client code never reaches here, the integrations check the environment.
+ */
+export function transformModule(code: string, rawId: string, context: TransformContext): { code: string; map: ReturnType<typeof injectInto>['map'] } | null {
+  const id = cleanId(rawId);
+  if (rawId.startsWith('\0') || code.includes('__orm_hmr_runtime__')) return null; // virtual, or already ours
+  const selected = context.selected(id);
+  if (selected === false) return null;
+  const imports = findImports(code, context.packages);
+  if (selected === undefined && !(scriptRE.test(id) && imports.found)) return null;
+  const format = isEsm(code) ? 'esm' : 'cjs';
+  return injectInto(code, {
+    id,
+    runtime: context.runtime,
+    imports: imports.staticImports.filter((specifier) => context.packages.includes(specifier)),
+    async: /\bawait\b/.test(code) && format === 'esm' && awaitsAtTopLevel(code, context.parse),
+    format,
+  });
+}
+
+function awaitsAtTopLevel(code: string, parse: TransformContext['parse']): boolean {
+  try {
+    return hasTopLevelAwait(parse(code));
+  } catch {
+    // Unparsable here (the bundler will say why): assume it may pause, so no false rollback.
+    return true;
+  }
+}

@@ -1,0 +1,60 @@
+import MagicString, { type SourceMap } from 'magic-string';
+
+export interface InjectOptions {
+  /** Module id passed to the runtime: the file path, without query. */
+  id: string;
+  /** Specifier of `orm-hmr/runtime` as this bundler should load it. */
+  runtime: string;
+  /** Adapter packages the module imports statically; their namespaces go to the runtime. */
+  imports: readonly string[];
+  /** The module awaits at top level. */
+  async: boolean;
+  /** `esm` injects import statements, `cjs` require calls. */
+  format: 'esm' | 'cjs';
+}
+
+const HANDLE = '__orm_hmr__';
+const RUNTIME = '__orm_hmr_runtime__';
+
+/**
+ * The injected code: one line before the module, one after, and nothing but forwarding calls
+ * (all logic is in the runtime). Pinned by a snapshot test.
+ */
+export function injectedCode(options: InjectOptions): { prologue: string; epilogue: string } {
+  const load = (name: string, specifier: string) =>
+    options.format === 'esm'
+      ? `import * as ${name} from ${JSON.stringify(specifier)};`
+      : `const ${name} = require(${JSON.stringify(specifier)});`;
+  const namespaces = options.imports.map((specifier, i) => [`__orm_hmr_import_${i}__`, specifier] as const);
+  const imports = namespaces.map(([name, specifier]) => `${JSON.stringify(specifier)}: ${name}`).join(', ');
+  const prologue =
+    load(RUNTIME, options.runtime) +
+    namespaces.map(([name, specifier]) => load(name, specifier)).join('') +
+    `const ${HANDLE} = ${RUNTIME}.enter(${JSON.stringify(options.id)}, { imports: { ${imports} }, async: ${options.async} });`;
+  const epilogue = `\n;${HANDLE}.commit();\n`;
+  return { prologue, epilogue };
+}
+
+/**
+ * Wraps a module. The prologue shares the first line (after a shebang or leading directives), so
+ * line numbers and stack traces stay those of the source.
+ */
+export function injectInto(code: string, options: InjectOptions): { code: string; map: SourceMap } {
+  const { prologue, epilogue } = injectedCode(options);
+  const s = new MagicString(code);
+  s.appendLeft(prologueOffset(code), prologue);
+  s.append(epilogue);
+  return { code: s.toString(), map: s.generateMap({ hires: 'boundary', source: options.id, includeContent: true }) };
+}
+
+/** After `#!...` and `'use strict';`-style directives, which must stay first. */
+function prologueOffset(code: string): number {
+  let offset = 0;
+  if (code.startsWith('#!')) {
+    const end = code.indexOf('\n');
+    offset = end < 0 ? code.length : end + 1;
+  }
+  const directive = /^(?:\s|\/\/[^\n]*\n|\/\*[\s\S]*?\*\/)*(['"])use strict\1;?/;
+  const match = directive.exec(code.slice(offset));
+  return match ? offset + match[0].length : offset;
+}

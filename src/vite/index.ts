@@ -1,0 +1,99 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createFilter, parseAst, type Logger as ViteLogger, type Plugin } from 'vite';
+import pc from 'picocolors';
+import { getRuntime } from '../runtime/hook.ts';
+import { consoleLogger, type Logger } from '../runtime/log.ts';
+import { resolveOptions, type OrmHmrOptions } from '../options.ts';
+import { transformModule } from '../transform/index.ts';
+import type { Node } from '../transform/top-level-await.ts';
+
+export type { OrmHmrOptions } from '../options.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The runtime next to this file: `dist/runtime/index.js` when installed, `src/runtime/index.ts` in this repo. */
+const runtimeFile = ['index.js', 'index.ts'].map((f) => join(here, '..', 'runtime', f)).find((f) => existsSync(f))!;
+const packageDir = join(here, '..');
+
+/**
+ * Hot reload for ORM models in Vite's dev server. Wraps server-side modules that import a
+ * supported ORM so that each re-evaluation first removes what the file registered last time.
+ * Only while serving, only in server environments: builds and client code get nothing.
+ */
+export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
+  const resolved = resolveOptions(options);
+  const runtime = getRuntime();
+  for (const adapter of resolved.adapters) runtime.use(adapter);
+  let selected: (file: string) => boolean | undefined = () => undefined;
+
+  const transform: Plugin = {
+    name: 'orm-hmr:transform',
+    apply: 'serve',
+    // After TypeScript and framework plugins: we see the final JavaScript.
+    enforce: 'post',
+    applyToEnvironment: (environment) => environment.config.consumer === 'server',
+    configResolved(config) {
+      const notExcluded = createFilter(null, resolved.exclude, { resolve: config.root });
+      const include = resolved.include === undefined ? undefined : createFilter(resolved.include, undefined, { resolve: config.root });
+      selected = (file) => {
+        if (file.startsWith(packageDir) || !notExcluded(file)) return false;
+        return include ? include(file) || false : undefined;
+      };
+    },
+    transform: {
+      // Vite 6.3+ skips the call for modules that cannot match; older versions call the handler, which checks again.
+      filter: resolved.include === undefined ? { code: packagesPattern(runtime.adapters) } : undefined,
+      handler(code, id, opts) {
+        const consumer = (this as { environment?: { config: { consumer?: string } } }).environment?.config.consumer;
+        if (consumer ? consumer !== 'server' : !opts?.ssr) return null;
+        return transformModule(code, id, {
+          runtime: runtimeFile,
+          packages: runtime.adapters.flatMap((adapter) => adapter.packages ?? []),
+          selected,
+          parse: (source) => parseAst(source) as unknown as Node,
+        });
+      },
+    },
+  };
+
+  const server: Plugin = {
+    name: 'orm-hmr:server',
+    apply: 'serve',
+    configureServer(devServer) {
+      const logger = viteLogger(devServer.config.logger);
+      runtime.configure({
+        root: devServer.config.root,
+        logger,
+        report: resolved.report,
+        gc: resolved.gc,
+        memoryLine: resolved.memoryLine,
+        settleMs: resolved.settleMs,
+      });
+      // A deleted file never evaluates again: drop what it registered now.
+      devServer.watcher.on('unlink', (file) => runtime.unload(file));
+      devServer.httpServer?.once('close', () => {
+        if (runtime.options.logger === logger) runtime.configure({ logger: consoleLogger() });
+      });
+    },
+  };
+
+  return [transform, server];
+}
+
+export default ormHmr;
+
+function packagesPattern(adapters: { packages?: readonly string[] }[]): RegExp {
+  const names = adapters.flatMap((a) => a.packages ?? []).map((p) => p.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
+  return new RegExp(`['"](?:${names.join('|')})(?:/[^'"]*)?['"]`);
+}
+
+/** Our lines in Vite's own logger, with its timestamp, each warning once. */
+function viteLogger(logger: ViteLogger): Logger {
+  const tag = pc.cyan('[orm-hmr]');
+  return {
+    info: (message) => logger.info(`${tag} ${message}`, { timestamp: true }),
+    warn: (message) => logger.warnOnce(`${tag} ${pc.yellow(message)}`, { timestamp: true }),
+    error: (message) => logger.error(`${tag} ${pc.red(message)}`, { timestamp: true }),
+  };
+}
