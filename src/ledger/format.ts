@@ -39,21 +39,19 @@ export function formatMemoryLine(record: ReloadRecord, colors = pc.isColorSuppor
   const since = record.reload > 1 ? `, ${formatBytes(record.heapDeltaFromFirst, true)} since #1` : '';
   parts.push(`heap ${formatBytes(record.heapUsed)} (${deltaText}${since})`);
   parts.push(`rss ${formatBytes(record.rss)}`);
-  parts.push(formatAlive(record.alive, c));
+  parts.push(formatAlive(record, c));
   parts.push(record.gc ? `gc ${formatMs(record.gcMs)}` : c.dim('no GC, counts may include garbage'));
   return parts.join(c.dim(' · '));
 }
 
-function formatAlive(alive: Record<string, number>, c: ReturnType<typeof pc.createColors>): string {
-  const names = Object.keys(alive);
-  if (names.length === 0) return 'alive: no models';
-  const old = names.filter((name) => alive[name]! > 1);
-  if (old.length === 0) {
-    return names.length <= LIST_MAX
-      ? `alive ${names.map((name) => `${name} 1`).join(', ')}`
-      : `alive 1 generation each (${names.length} models)`;
-  }
-  const shown = old.map((name) => c.yellow(`${name} ${alive[name]}`));
-  const rest = names.length - old.length;
-  return `alive ${list(shown)}${rest > 0 ? ` (others 1)` : ''}`;
+/** The models this batch reloaded, by name; then only what deserves a look (more than one generation). */
+function formatAlive(record: ReloadRecord, c: ReturnType<typeof pc.createColors>): string {
+  const { alive } = record;
+  const count = (name: string) => (alive[name]! > 1 ? c.yellow(`${name} ${alive[name]}`) : `${name} ${alive[name]}`);
+  const reloaded = [...new Set(record.purged.map((p) => p.name))].filter((name) => name in alive);
+  const old = Object.keys(alive).filter((name) => alive[name]! > 1 && !reloaded.includes(name));
+  const shown = [...reloaded, ...old];
+  const rest = Object.keys(alive).length - shown.length;
+  if (shown.length === 0) return rest > 0 ? `alive 1 generation each (${rest} models)` : 'alive: no models';
+  return `alive ${list(shown.map(count))}${rest > 0 ? c.dim(` (+${rest} at 1)`) : ''}`;
 }

@@ -89,6 +89,13 @@ export class Runtime {
     }
   }
 
+  /** Starts reload numbering and heap deltas afresh: a new dev server in this process. */
+  restartLedger(): void {
+    this.#reloads = 0;
+    this.#firstHeap = undefined;
+    this.#lastHeap = undefined;
+  }
+
   /** Adds an adapter; one with the same name replaces the old one. */
   use(adapter: Adapter): void {
     const index = this.adapters.findIndex((a) => a.name === adapter.name);

@@ -26,6 +26,7 @@ export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
   const runtime = getRuntime();
   for (const adapter of resolved.adapters) runtime.use(adapter);
   let selected: (file: string) => boolean | undefined = () => undefined;
+  let activeLogger: Logger | undefined;
 
   const transform: Plugin = {
     name: 'orm-hmr:transform',
@@ -70,11 +71,17 @@ export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
         memoryLine: resolved.memoryLine,
         settleMs: resolved.settleMs,
       });
+      runtime.restartLedger();
       // A deleted file never evaluates again: drop what it registered now.
       devServer.watcher.on('unlink', (file) => runtime.unload(file));
-      devServer.httpServer?.once('close', () => {
-        if (runtime.options.logger === logger) runtime.configure({ logger: consoleLogger() });
-      });
+      activeLogger = logger;
+    },
+    // Vite calls it when the dev server closes: report the last batch here, not into the next server's log.
+    async closeBundle() {
+      if (!activeLogger) return;
+      await runtime.settled();
+      if (runtime.options.logger === activeLogger) runtime.configure({ logger: consoleLogger() });
+      activeLogger = undefined;
     },
   };
 

@@ -1,0 +1,23 @@
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { startDatabase } from '../../db/ferretdb.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    mongoUri: string;
+  }
+}
+
+/** One real MongoDB (embedded FerretDB, or MONGODB_URI) for the whole run. */
+export default async function setup(project: TestProject) {
+  const base = join(import.meta.dirname, '..', '.tmp');
+  mkdirSync(base, { recursive: true });
+  const dir = mkdtempSync(join(base, 'db-'));
+  const database = await startDatabase({ dir, database: `orm_hmr_test_${process.pid}` });
+  project.provide('mongoUri', database.uri);
+  return async () => {
+    await database.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+}
