@@ -20,5 +20,5 @@ export function findImports(code: string, packages: readonly string[]): { found:
 
 /** Whether the module is ESM (has import/export statements); otherwise we treat it as CommonJS. */
 export function isEsm(code: string): boolean {
-  return /(?:^|[\s;}])(?:import\s*[\w$*{"']|export\s*[\w$*{])/.test(code);
+  return /(?:^|[\s;}])(?:import\b\s*[\w$*{"']|export\b\s*[\w$*{])/.test(code);
 }

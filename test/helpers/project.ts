@@ -108,13 +108,13 @@ export async function startVite(
 }
 
 /** Polls `check` until it returns a truthy value (or throws no more), for at most `ms`. */
-export async function until<T>(check: () => Promise<T> | T, ms = 10_000, what = 'condition'): Promise<NonNullable<T>> {
+export async function until<T>(check: () => Promise<T> | T, ms = 10_000, what = 'condition'): Promise<Exclude<T, false | null | undefined | 0 | ''>> {
   const deadline = Date.now() + ms;
   let last: unknown;
   for (;;) {
     try {
       const value = await check();
-      if (value) return value as NonNullable<T>;
+      if (value) return value as Exclude<T, false | null | undefined | 0 | ''>;
       last = new Error(`returned ${String(value)}`);
     } catch (error) {
       last = error;

@@ -1,0 +1,116 @@
+import { parseAst } from 'vite';
+import { describe, expect, it } from 'vitest';
+import { findImports, isEsm } from '../src/transform/detect.ts';
+import { injectInto, injectedCode } from '../src/transform/inject.ts';
+import { transformModule } from '../src/transform/index.ts';
+import { hasTopLevelAwait, type Node } from '../src/transform/top-level-await.ts';
+
+const parse = (code: string) => parseAst(code) as unknown as Node;
+
+describe('injected code', () => {
+  it('is one forwarding line before the module and one after', () => {
+    const esm = injectedCode({ id: '/app/models/user.ts', runtime: '/pkg/dist/runtime/index.js', imports: ['mongoose'], async: false, format: 'esm' });
+    expect(esm).toMatchInlineSnapshot(`
+      {
+        "epilogue": "
+      ;__orm_hmr__.commit();
+      ",
+        "prologue": "import * as __orm_hmr_runtime__ from "/pkg/dist/runtime/index.js";import * as __orm_hmr_import_0__ from "mongoose";const __orm_hmr__ = __orm_hmr_runtime__.enter("/app/models/user.ts", { imports: { "mongoose": __orm_hmr_import_0__ }, async: false });",
+      }
+    `);
+    const cjs = injectedCode({ id: 'C:\\app\\"odd".js', runtime: 'orm-hmr/runtime', imports: [], async: true, format: 'cjs' });
+    expect(cjs.prologue).toMatchInlineSnapshot(
+      `"const __orm_hmr_runtime__ = require("orm-hmr/runtime");const __orm_hmr__ = __orm_hmr_runtime__.enter("C:\\\\app\\\\\\"odd\\".js", { imports: {  }, async: true });"`,
+    );
+  });
+
+  it('keeps the line numbers of the source and maps back to it', () => {
+    const code = `import mongoose from 'mongoose';\nexport const User = mongoose.model('User', new mongoose.Schema({}));\n`;
+    const out = injectInto(code, { id: '/m.ts', runtime: '/r.js', imports: ['mongoose'], async: false, format: 'esm' });
+    const lines = out.code.split('\n');
+    expect(lines[1]).toBe(`export const User = mongoose.model('User', new mongoose.Schema({}));`);
+    expect(lines[0]!.endsWith(`import mongoose from 'mongoose';`)).toBe(true);
+    expect(out.code.trimEnd().endsWith(';__orm_hmr__.commit();')).toBe(true);
+    expect(out.map.sources).toEqual(['/m.ts']);
+    expect(out.map.mappings.split(';')[1]).not.toBe('');
+  });
+
+  it('leaves a shebang and a use-strict directive first', () => {
+    const code = `#!/usr/bin/env node\n'use strict';\nconst mongoose = require('mongoose');\n`;
+    const out = injectInto(code, { id: '/m.js', runtime: '/r.js', imports: [], async: false, format: 'cjs' });
+    expect(out.code.startsWith(`#!/usr/bin/env node\n'use strict';const __orm_hmr_runtime__`)).toBe(true);
+  });
+});
+
+describe('detection', () => {
+  const packages = ['mongoose'];
+  it.each([
+    [`import mongoose from 'mongoose'`, ['mongoose']],
+    [`import { Schema, model } from "mongoose";`, ['mongoose']],
+    [`import * as m from 'mongoose'`, ['mongoose']],
+    [`import 'mongoose'`, ['mongoose']],
+    [`export { Schema } from 'mongoose'`, ['mongoose']],
+    [`import x from 'mongoose/lib/helpers'`, ['mongoose/lib/helpers']],
+    [`;import mongoose,{Schema}from'mongoose'`, ['mongoose']],
+  ])('finds %s', (code, found) => {
+    expect(findImports(code, packages)).toEqual({ found: true, staticImports: found });
+  });
+  it.each([`const m = await import('mongoose')`, `const m = require("mongoose")`])('finds the dynamic %s', (code) => {
+    expect(findImports(code, packages)).toEqual({ found: true, staticImports: [] });
+  });
+  it.each([`import x from 'mongoose-paginate'`, `const s = 'mongoose'`, `import x from './mongoose'`, `import x from '@scope/mongoose'`])(
+    'ignores %s',
+    (code) => {
+      expect(findImports(code, packages).found).toBe(false);
+    },
+  );
+  it('tells ESM from CommonJS', () => {
+    expect(isEsm(`import a from 'a'`)).toBe(true);
+    expect(isEsm(`export const a = 1`)).toBe(true);
+    expect(isEsm(`const a = require('a'); module.exports = { important: 1 }`)).toBe(false);
+  });
+});
+
+describe('top-level await', () => {
+  it.each([
+    ['await connect()', true],
+    ['const x = await import("y")', true],
+    ['if (a) { await b }', true],
+    ['export default await f()', true],
+    ['async function f() { await g() }', false],
+    ['const f = async () => { await g() }', false],
+    ['class A { async m() { await g() } }', false],
+    ['const o = { async m() { await g() } }', false],
+    ['const awaitable = 1', false],
+  ])('%s -> %s', (code, expected) => {
+    expect(hasTopLevelAwait(parse(code))).toBe(expected);
+  });
+});
+
+describe('transformModule', () => {
+  const base = { runtime: '/r.js', packages: ['mongoose'], parse, selected: () => undefined };
+  const model = `import mongoose from 'mongoose';\nexport const U = mongoose.model('U', new mongoose.Schema({}));\n`;
+
+  it('wraps server modules that import a supported ORM, and nothing else by default', () => {
+    expect(transformModule(model, '/app/models/u.ts?t=123', base)?.code).toContain(`enter("/app/models/u.ts"`);
+    expect(transformModule(`export const x = 1`, '/app/x.ts', base)).toBeNull();
+    expect(transformModule(model, '/app/style.css', base)).toBeNull();
+    expect(transformModule(model, '\0virtual:models', base)).toBeNull();
+  });
+
+  it('never wraps twice', () => {
+    const once = transformModule(model, '/app/models/u.ts', base)!.code;
+    expect(transformModule(once, '/app/models/u.ts', base)).toBeNull();
+  });
+
+  it('follows include and exclude when given', () => {
+    expect(transformModule(`export const x = 1`, '/app/x.ts', { ...base, selected: () => true })?.code).toContain('enter("/app/x.ts"');
+    expect(transformModule(model, '/app/models/u.ts', { ...base, selected: () => false })).toBeNull();
+  });
+
+  it('marks modules with top-level await, and only those', () => {
+    expect(transformModule(model + 'await U.init();\n', '/a.ts', base)?.code).toContain('async: true');
+    expect(transformModule(model + 'for await (const x of U.find()) {}\n', '/a.ts', base)?.code).toContain('async: true');
+    expect(transformModule(model + 'U.statics = { async f() { await 1 } };\n', '/a.ts', base)?.code).toContain('async: false');
+  });
+});

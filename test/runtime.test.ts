@@ -1,0 +1,210 @@
+import mongoose from 'mongoose';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { defineAdapter } from '../dist/index.js';
+import { configure, enter, onUnload, settled, unload, useAdapter } from '../dist/runtime/index.js';
+import { countAlive } from './helpers/scenarios.ts';
+
+// The runtime as the injected code drives it, on a real Mongoose instance per test. A "module" here
+// is a function run between the prologue (`enter`) and the epilogue (`commit`), as a bundler would.
+let m: mongoose.Mongoose;
+let logs: { level: string; message: string }[];
+let n = 0;
+let file: (name: string) => string;
+
+beforeEach(() => {
+  m = new mongoose.Mongoose();
+  logs = [];
+  const log = (level: string) => (message: string) => logs.push({ level, message });
+  configure({ logger: { info: log('info'), warn: log('warn'), error: log('error') }, root: '/app', settleMs: 5 });
+  const run = ++n;
+  file = (name) => `/app/run${run}/${name}`;
+});
+afterEach(async () => {
+  await settled();
+});
+
+function evaluate<T>(id: string, body: () => T, options: { async?: boolean } = {}): T {
+  const handle = enter(id, { imports: { mongoose: m }, async: options.async });
+  const result = body();
+  handle.commit();
+  return result;
+}
+
+/** A module whose body throws: the epilogue never runs; the runtime notices on the next microtask. */
+async function evaluateThrowing(id: string, body: () => void): Promise<void> {
+  enter(id, { imports: { mongoose: m } });
+  expect(body).toThrow();
+  await Promise.resolve();
+}
+
+const schema = (field: string) => new m.Schema({ [field]: String });
+
+describe('generations of one file', () => {
+  it('purges the previous generation before the file registers again', () => {
+    const id = file('user.ts');
+    const first = evaluate(id, () => m.model('User', schema('a')));
+    const second = evaluate(id, () => m.model('User', schema('b')));
+    expect(second).not.toBe(first);
+    expect(m.model('User')).toBe(second);
+    expect(m.connection.models.User).toBe(second);
+    expect(second.schema.path('b')).toBeDefined();
+  });
+
+  it('purges models on createConnection() and useDb() connections too', () => {
+    const conn = m.createConnection();
+    const other = conn.useDb('other', { useCache: true });
+    const id = file('multi.ts');
+    const gen = (f: string) => evaluate(id, () => [conn.model('Thing', schema(f)), other.model('Thing', schema(f))]);
+    gen('a');
+    const [thing, otherThing] = gen('b');
+    expect(conn.models.Thing).toBe(thing);
+    expect(other.models.Thing).toBe(otherThing);
+    expect(thing!.schema.path('b')).toBeDefined();
+  });
+
+  it('does not pile up plugins or queued inits', () => {
+    const id = file('plugged.ts');
+    const plugins = m.plugins.length;
+    for (let i = 0; i < 5; i++) {
+      evaluate(id, () => {
+        m.plugin(function stamp() {});
+        m.model('Plugged', schema('p' + i));
+      });
+    }
+    expect(m.plugins.length).toBe(plugins + 1);
+    // Not connected: one waiting init per live model, not one per generation.
+    expect((m.connection as unknown as { _queue: unknown[] })._queue.length).toBe(1);
+  });
+
+  it('runs onUnload callbacks before the next evaluation and when the file is deleted', () => {
+    const id = file('timers.ts');
+    const calls: string[] = [];
+    evaluate(id, () => onUnload(() => calls.push('gen1')));
+    expect(calls).toEqual([]);
+    evaluate(id, () => onUnload(() => calls.push('gen2')));
+    expect(calls).toEqual(['gen1']);
+    unload(id);
+    expect(calls).toEqual(['gen1', 'gen2']);
+  });
+
+  it('lets only the live generation survive GC', async () => {
+    const id = file('weighty.ts');
+    const refs: WeakRef<object>[] = [];
+    for (let i = 0; i < 30; i++) {
+      refs.push(new WeakRef(evaluate(id, () => m.model('Weighty', schema('w' + i)))));
+    }
+    expect(await countAlive(refs)).toBe(1);
+    expect(refs.at(-1)!.deref()).toBe(m.model('Weighty'));
+  });
+});
+
+describe('failed evaluations', () => {
+  it('removes what the failed body registered and puts the previous generation back', async () => {
+    const id = file('fragile.ts');
+    const good = evaluate(id, () => m.model('Fragile', schema('ok')));
+    await evaluateThrowing(id, () => {
+      m.model('Fragile', schema('new'));
+      m.model('Half', schema('x'));
+      throw new Error('syntax of the heart');
+    });
+    expect(m.model('Fragile')).toBe(good);
+    expect(m.modelNames()).not.toContain('Half');
+    expect(logs.filter((l) => l.level === 'warn').map((l) => l.message)).toEqual([
+      `run${n}/fragile.ts threw while evaluating; kept the previous Fragile (generation 1) until it evaluates again`,
+    ]);
+    // A second failure in a row says nothing new.
+    await evaluateThrowing(id, () => {
+      throw new Error('again');
+    });
+    expect(logs.filter((l) => l.level === 'warn')).toHaveLength(1);
+    const fixed = evaluate(id, () => m.model('Fragile', schema('fixed')));
+    expect(m.model('Fragile')).toBe(fixed);
+    const record = await settled();
+    expect(record?.failed).toEqual([`run${n}/fragile.ts`]);
+  });
+
+  it('waits for a module with top-level await, and rolls it back only when it evaluates again unfinished', async () => {
+    const id = file('tla.ts');
+    const good = evaluate(id, () => m.model('Tla', schema('a')));
+    const handle = enter(id, { imports: { mongoose: m }, async: true });
+    const paused = m.model('Tla', schema('b'));
+    await new Promise((resolve) => setTimeout(resolve, 10)); // the body awaits something
+    expect(m.model('Tla')).toBe(paused);
+    handle.commit();
+    expect(m.model('Tla')).toBe(paused);
+
+    enter(id, { imports: { mongoose: m }, async: true });
+    m.model('Tla', schema('c'));
+    // That evaluation threw after its await: nothing tells us, until the file evaluates again.
+    const next = evaluate(id, () => m.model('Tla', schema('d')));
+    expect(m.model('Tla')).toBe(next);
+    expect(good).not.toBe(next);
+  });
+});
+
+describe('several files', () => {
+  it('attributes what a nested evaluation registers to the nested file', () => {
+    const outer = file('outer.ts');
+    const inner = file('inner.ts');
+    evaluate(outer, () => {
+      m.model('Outer', schema('o'));
+      evaluate(inner, () => m.model('Inner', schema('i'))); // require() in the middle of a body
+    });
+    const innerModel = m.model('Inner');
+    evaluate(outer, () => m.model('Outer', schema('o2'))); // outer alone re-evaluates
+    expect(m.model('Inner')).toBe(innerModel);
+    expect(m.model('Outer').schema.path('o2')).toBeDefined();
+  });
+
+  it('names both files when a second file registers a taken model name', async () => {
+    evaluate(file('a.ts'), () => m.model('Taken', schema('a')));
+    await evaluateThrowing(file('b.ts'), () => m.model('Taken', schema('b')));
+    expect(logs.find((l) => l.message.includes('"Taken"'))?.message).toBe(
+      `mongoose model "Taken" is registered by both run${n}/a.ts and run${n}/b.ts; mongoose refuses the second. Keep each name in one file.`,
+    );
+  });
+
+  it('hands a name over, with a warning, when overwriteModels lets a second file replace it', () => {
+    m.set('overwriteModels', true);
+    evaluate(file('a.ts'), () => m.model('Shared', schema('a')));
+    const b = evaluate(file('b.ts'), () => m.model('Shared', schema('b')));
+    expect(logs.some((l) => l.message.includes(`"Shared" is registered by both run${n}/a.ts and run${n}/b.ts`))).toBe(true);
+    // a.ts evaluating again must not remove b.ts's model.
+    evaluate(file('a.ts'), () => {});
+    expect(m.model('Shared')).toBe(b);
+  });
+});
+
+describe('custom adapters', () => {
+  it('covers a registry of your own in a few lines', async () => {
+    const bus = new Map<string, Set<() => string>>();
+    const on = (event: string, handler: () => string) => {
+      if (!bus.has(event)) bus.set(event, new Set());
+      bus.get(event)!.add(handler);
+    };
+    useAdapter(
+      defineAdapter({
+        name: 'bus',
+        *entries() {
+          for (const [event, handlers] of bus) for (const handler of handlers) yield { container: handlers, value: handler, label: event };
+        },
+      }),
+    );
+    const id = file('listeners.ts');
+    evaluate(id, () => on('signup', () => 'v1'));
+    evaluate(id, () => on('signup', () => 'v2'));
+    expect([...bus.get('signup')!].map((h) => h())).toEqual(['v2']);
+    await evaluateThrowing(id, () => {
+      on('signup', () => 'broken');
+      throw new Error('nope');
+    });
+    expect([...bus.get('signup')!].map((h) => h())).toEqual(['v2']);
+    const record = await settled();
+    expect(record?.purged).toContainEqual({ adapter: 'bus', name: 'signup' });
+  });
+
+  it('rejects an adapter without a name or entries', () => {
+    expect(() => defineAdapter({} as never)).toThrow(/name/);
+    expect(() => defineAdapter({ name: 'x' } as never)).toThrow(/entries/);
+  });
+});
