@@ -2,17 +2,19 @@
 /**
  * The embedded MongoDB for tests and the playground: FerretDB v1.24.2 (MongoDB wire protocol,
  * SQLite storage), built from the Go module proxy by our own small main in db/ferretdb/ and
- * cached under node_modules/.cache. `MONGODB_URI` always wins: then nothing is built or started.
+ * cached under ~/.cache/orm-hmr (or $XDG_CACHE_HOME/orm-hmr). `MONGODB_URI` always wins: then nothing is built or started.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const FERRETDB_VERSION = 'v1.24.2';
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const source = join(repo, 'db', 'ferretdb');
-const cacheDir = join(repo, 'node_modules', '.cache', 'orm-hmr');
+// Outside node_modules, so `npm ci` does not throw the build away.
+const cacheDir = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'orm-hmr');
 export const binaryPath = process.env.ORM_HMR_FERRETDB_BIN || join(cacheDir, `ferretdb-${FERRETDB_VERSION}`, 'orm-hmr-ferretdb');
 
 /** @param {string} message */

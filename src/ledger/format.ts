@@ -53,5 +53,5 @@ function formatAlive(record: ReloadRecord, c: ReturnType<typeof pc.createColors>
   const shown = [...reloaded, ...old];
   const rest = Object.keys(alive).length - shown.length;
   if (shown.length === 0) return rest > 0 ? `alive 1 generation each (${rest} models)` : 'alive: no models';
-  return `alive ${list(shown.map(count))}${rest > 0 ? c.dim(` (+${rest} at 1)`) : ''}`;
+  return `alive ${list(shown.map(count))}${rest > 0 ? c.dim(` (+${rest} others at 1)`) : ''}`;
 }

@@ -1,0 +1,38 @@
+import { join } from 'node:path';
+import type { Plugin } from 'vite';
+import { startDatabase, type Database } from '../db/ferretdb.js';
+
+/**
+ * Serves playground/app.ts under /api through Vite's dev server, loading it with `ssrLoadModule`
+ * on every request (as many frameworks do), and starts the embedded database first.
+ */
+export function playground(): Plugin {
+  let database: Database | undefined;
+  return {
+    name: 'playground',
+    apply: 'serve',
+    async configureServer(server) {
+      const log = (message: string) => server.config.logger.info(`[playground] ${message}`, { timestamp: true });
+      database = await startDatabase({ dir: join(server.config.root, '.data'), database: 'playground' });
+      process.env.MONGODB_URI = database.uri;
+      log(`database ${database.embedded ? '(embedded FerretDB) ' : ''}ready`);
+      const port = server.config.server.port ?? 5173;
+      log(`try: curl localhost:${port}/api/users, then edit playground/models/user.ts and curl again`);
+      server.middlewares.use(async (req, res, next) => {
+        if (!req.url?.startsWith('/api')) return next();
+        try {
+          const app = await server.ssrLoadModule('/app.ts');
+          await app.handle(req, res);
+        } catch (error) {
+          server.ssrFixStacktrace(error as Error);
+          res.statusCode = 500;
+          res.end(String((error as Error).stack ?? error));
+        }
+      });
+    },
+    async buildEnd() {
+      await database?.stop();
+      database = undefined;
+    },
+  };
+}

@@ -1,0 +1,10 @@
+import { defineConfig } from 'vite';
+// In your project: import ormHmr from 'orm-hmr/vite'
+import ormHmr from './src/vite/index.ts';
+import { playground } from './playground/dev-server.ts';
+
+export default defineConfig({
+  root: 'playground',
+  appType: 'custom',
+  plugins: [ormHmr({ report: '.data/orm-hmr.jsonl' }), playground()],
+});
