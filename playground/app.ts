@@ -20,7 +20,7 @@ const routes: Record<string, Handler> = {
     Object.fromEntries(mongoose.modelNames().map((name) => [name, fieldsOf(mongoose.model(name))])),
 };
 
-function fieldsOf(model: mongoose.Model<any>): string[] {
+function fieldsOf(model: { schema: mongoose.Schema }): string[] {
   return Object.keys(model.schema.paths).filter((path) => !path.startsWith('_'));
 }
 
