@@ -6,5 +6,7 @@ import { playground } from './playground/dev-server.ts';
 export default defineConfig({
   root: 'playground',
   appType: 'custom',
+  // An API-only app: no client dependencies to pre-bundle.
+  optimizeDeps: { noDiscovery: true, include: [] },
   plugins: [ormHmr({ report: '.data/orm-hmr.jsonl' }), playground()],
 });

@@ -10,12 +10,27 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
  */
 export function findImports(code: string, packages: readonly string[]): { found: boolean; staticImports: string[] } {
   if (packages.length === 0) return { found: false, staticImports: [] };
-  const names = packages.map(escape).join('|');
-  const staticRE = new RegExp(`(?:^|[\\s;}])(?:import|export)\\s*(?:[\\w$*{}\\s,]+?\\s*from\\s*)?(['"])((?:${names})(?:/[^'"]*)?)\\1`, 'g');
-  const dynamicRE = new RegExp(`\\b(?:import|require)\\s*\\(\\s*(['"])(?:${names})(?:/[^'"]*)?\\1\\s*\\)`);
+  const { staticRE, dynamicRE } = patternsFor(packages);
+  staticRE.lastIndex = 0;
   const staticImports = new Set<string>();
   for (const match of code.matchAll(staticRE)) staticImports.add(match[2]!);
   return { found: staticImports.size > 0 || dynamicRE.test(code), staticImports: [...staticImports] };
+}
+
+let cached: { key: string; staticRE: RegExp; dynamicRE: RegExp } | undefined;
+
+/** The two patterns for a package list, compiled once (the list only changes when adapters do). */
+function patternsFor(packages: readonly string[]) {
+  const key = packages.join('\0');
+  if (cached?.key !== key) {
+    const names = packages.map(escape).join('|');
+    cached = {
+      key,
+      staticRE: new RegExp(`(?:^|[\\s;}])(?:import|export)\\s*(?:[\\w$*{}\\s,]+?\\s*from\\s*)?(['"])((?:${names})(?:/[^'"]*)?)\\1`, 'g'),
+      dynamicRE: new RegExp(`\\b(?:import|require)\\s*\\(\\s*(['"])(?:${names})(?:/[^'"]*)?\\1\\s*\\)`),
+    };
+  }
+  return cached;
 }
 
 /** Whether the module is ESM (has import/export statements); otherwise we treat it as CommonJS. */

@@ -35,7 +35,7 @@ export interface Dev {
   server: ViteDevServer;
   /** Loads (and, after an edit, re-evaluates) a module the way the mode does. */
   load<T = Record<string, any>>(file: string): Promise<T>;
-  /** Writes the file and waits until Vite's watcher has seen it. */
+  /** Writes the file and waits (up to 2 s) until Vite's watcher has seen it. Poll for the effect. */
   edit(file: string, content: string): Promise<void>;
   /** Logger lines, ANSI colours removed. */
   logs: string[];
@@ -84,15 +84,20 @@ export async function startVite(
       // an editor never saves that fast, so space our saves out like a person would.
       const wait = lastWrite + 120 - Date.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      const seen = new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`watcher never saw ${file} change (${content.slice(60, 120)})`)), 10_000);
-        const onChange = (changed: string) => {
-          if (changed !== path) return;
+      // Under load the watcher may fold this save into the previous one's event (it stats the file
+      // late and sees no new mtime). Vite still reads the new content, so callers poll for it; the
+      // event only saves them the wait.
+      const seen = new Promise<void>((resolve) => {
+        const timer = setTimeout(done, 2_000);
+        function done() {
           clearTimeout(timer);
           server.watcher.off('change', onChange);
           server.watcher.off('add', onChange);
           resolve();
-        };
+        }
+        function onChange(changed: string) {
+          if (changed === path) done();
+        }
         server.watcher.on('change', onChange);
         server.watcher.on('add', onChange);
       });
