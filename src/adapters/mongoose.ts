@@ -51,59 +51,56 @@ export function mongooseAdapter(): Adapter {
 
     attached: () => instances.size > 0,
 
-    *entries() {
+    // Plain loops into one array: this runs twice per tracked evaluation, over every model.
+    entries() {
+      const out: Entry[] = [];
       const seenConnections = new Set<ConnectionLike>();
       const seenModels = new Set<ModelLike>();
       for (const mongoose of instances) {
-        yield* namedModels(mongoose.models);
+        addModels(out, mongoose.models);
         for (const plugin of mongoose.plugins) {
-          if (!builtinPlugins.has(plugin)) yield pluginEntry(mongoose.plugins, plugin, plugin[0]);
+          if (!builtinPlugins.has(plugin)) out.push(pluginEntry(mongoose.plugins, plugin, plugin[0]));
         }
-        for (const connection of mongoose.connections) {
-          yield* connectionEntries(connection, seenConnections, seenModels);
-        }
+        for (const connection of mongoose.connections) addConnection(out, connection, seenConnections, seenModels);
       }
+      return out;
     },
   };
 }
 
-function* connectionEntries(
-  connection: ConnectionLike,
-  seenConnections: Set<ConnectionLike>,
-  seenModels: Set<ModelLike>,
-): Generator<Entry> {
+function addConnection(out: Entry[], connection: ConnectionLike, seenConnections: Set<ConnectionLike>, seenModels: Set<ModelLike>): void {
   if (seenConnections.has(connection)) return;
   seenConnections.add(connection);
   // Models first: a collection is only dropped once no remaining model uses it.
-  yield* namedModels(connection.models);
-  for (const model of Object.values(connection.models)) {
+  const models = connection.models;
+  addModels(out, models);
+  for (const name in models) {
+    const model = models[name]!;
     if (seenModels.has(model)) continue;
     seenModels.add(model);
-    yield* discriminatorEntries(model);
+    addDiscriminators(out, model);
   }
-  for (const [name, collection] of Object.entries(connection.collections)) {
-    yield collectionEntry(connection, name, collection);
-  }
-  for (const plugin of connection.plugins ?? []) yield pluginEntry(connection.plugins!, plugin, (plugin as unknown[])[0]);
+  const collections = connection.collections;
+  for (const name in collections) out.push(collectionEntry(connection, name, collections[name]!));
+  const plugins = connection.plugins;
+  if (plugins) for (const plugin of plugins) out.push(pluginEntry(plugins, plugin, (plugin as unknown[])[0]));
   // Before the first connect, each model's init waits in `_queue` and holds the model.
-  for (const waiting of connection._queue ?? []) yield { container: connection._queue!, value: waiting };
-  for (const other of connection.otherDbs ?? []) yield* connectionEntries(other, seenConnections, seenModels);
+  const queue = connection._queue;
+  if (queue) for (const waiting of queue) out.push({ container: queue, value: waiting });
+  for (const other of connection.otherDbs ?? []) addConnection(out, other, seenConnections, seenModels);
 }
 
-function* namedModels(models: Record<string, ModelLike>): Generator<Entry> {
-  for (const [name, model] of Object.entries(models)) {
-    yield { container: models, key: name, value: model, label: name, track: true };
-  }
+function addModels(out: Entry[], models: Record<string, ModelLike>): void {
+  for (const name in models) out.push({ container: models, key: name, value: models[name], label: name, track: true });
 }
 
-function* discriminatorEntries(model: ModelLike): Generator<Entry> {
-  for (const [name, discriminator] of Object.entries(model.discriminators ?? {})) {
-    yield { container: model.discriminators!, key: name, value: discriminator, label: name };
+function addDiscriminators(out: Entry[], model: ModelLike): void {
+  const discriminators = model.discriminators;
+  if (discriminators) {
+    for (const name in discriminators) out.push({ container: discriminators, key: name, value: discriminators[name], label: name });
   }
   const schemas = model.schema?.discriminators;
-  for (const [name, schema] of Object.entries(schemas ?? {})) {
-    yield { container: schemas!, key: name, value: schema };
-  }
+  if (schemas) for (const name in schemas) out.push({ container: schemas, key: name, value: schemas[name] });
 }
 
 function pluginEntry(container: unknown[], plugin: unknown, fn: unknown): Entry {

@@ -1,35 +1,46 @@
 import type { Entry } from '../adapters/types.ts';
 
-/** Numbers objects for entry ids. Weak, so an id never keeps an old generation alive. */
-export class ObjectIds {
-  #ids = new WeakMap<object, number>();
-  #next = 1;
+/** An entry as the runtime keeps it: with the name of the adapter that listed it. */
+export interface OwnedEntry extends Entry {
+  adapter: string;
+}
 
-  of(object: object): number {
-    let id = this.#ids.get(object);
-    if (id === undefined) {
-      id = this.#next++;
-      this.#ids.set(object, id);
-    }
-    return id;
+/** An entry's place in its container: the key for objects and Maps, the value itself for arrays and Sets. */
+export function slotOf(entry: Entry): unknown {
+  return entry.key !== undefined ? entry.key : entry.value;
+}
+
+/**
+ * Values by (container, slot). Two-level maps rather than string ids: listing every entry twice
+ * per evaluation must stay cheap with hundreds of models.
+ */
+export class SlotMap<V> {
+  readonly #byContainer = new Map<object, Map<unknown, V>>();
+
+  get(entry: Entry): V | undefined {
+    return this.#byContainer.get(entry.container)?.get(slotOf(entry));
+  }
+  has(entry: Entry): boolean {
+    return this.#byContainer.get(entry.container)?.has(slotOf(entry)) ?? false;
+  }
+  set(entry: Entry, value: V): void {
+    let slots = this.#byContainer.get(entry.container);
+    if (!slots) this.#byContainer.set(entry.container, (slots = new Map()));
+    slots.set(slotOf(entry), value);
+  }
+  delete(entry: Entry): void {
+    const slots = this.#byContainer.get(entry.container);
+    if (!slots) return;
+    slots.delete(slotOf(entry));
+    if (slots.size === 0) this.#byContainer.delete(entry.container);
+  }
+  *values(): Generator<V> {
+    for (const slots of this.#byContainer.values()) yield* slots.values();
   }
 }
 
-/** An entry as the runtime keeps it: with its adapter and a stable id. */
-export interface OwnedEntry extends Entry {
-  adapter: string;
-  id: string;
-}
-
-/** Same container and key (or, for lists, same value) means same slot. */
-export function entryId(ids: ObjectIds, adapter: string, entry: Entry): string {
-  const slot =
-    entry.key !== undefined
-      ? typeof entry.key === 'symbol'
-        ? `s:${String(entry.key.description)}`
-        : `k:${String(entry.key)}`
-      : `v:${typeof entry.value === 'object' || typeof entry.value === 'function' ? ids.of(entry.value as object) : String(entry.value)}`;
-  return `${adapter}|${ids.of(entry.container)}|${slot}`;
+export function sameSlot(a: Entry, b: Entry): boolean {
+  return a.container === b.container && slotOf(a) === slotOf(b);
 }
 
 /** Whether the container still holds this entry's value in its slot. */

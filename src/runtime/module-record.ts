@@ -1,4 +1,4 @@
-import type { OwnedEntry } from './entries.ts';
+import type { OwnedEntry, SlotMap } from './entries.ts';
 
 /**
  * One per tracked module id (the file path, without `?t=` stamps), like React Refresh's family:
@@ -29,8 +29,8 @@ export interface Generation {
 export interface Evaluation {
   readonly record: ModuleRecord;
   readonly number: number;
-  /** Entry ids and values before the body ran; what differs afterwards is this file's. */
-  before: Map<string, unknown>;
+  /** Entries and their values before the body ran; what differs afterwards is this file's. */
+  before: SlotMap<unknown>;
   /** The previous generation's entries, removed in the prologue; put back if this evaluation fails. */
   purged: OwnedEntry[];
   /** Undo functions for the removals, in removal order. */

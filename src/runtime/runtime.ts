@@ -7,7 +7,7 @@ import { GenerationCounter } from '../ledger/generations.ts';
 import { formatMemoryLine } from '../ledger/format.ts';
 import { appendReport, type ReloadRecord } from '../ledger/report.ts';
 import { ReloadBatch } from './batch.ts';
-import { ObjectIds, entryId, removeEntry, type OwnedEntry } from './entries.ts';
+import { SlotMap, removeEntry, sameSlot, type OwnedEntry } from './entries.ts';
 import { consoleLogger, debug, type Logger } from './log.ts';
 import type { Evaluation, ModuleRecord } from './module-record.ts';
 
@@ -49,10 +49,9 @@ export class Runtime {
   readonly adapters: Adapter[] = [];
   /** Every tracked module by id. Records stay until their file is deleted; they hold only the live generation. */
   readonly records = new Map<string, ModuleRecord>();
-  /** Which record's live generation holds each entry id. */
-  readonly owners = new Map<string, { record: ModuleRecord; entry: OwnedEntry }>();
+  /** Which record's live generation holds each entry. */
+  readonly owners = new SlotMap<{ record: ModuleRecord; entry: OwnedEntry }>();
   readonly generations = new GenerationCounter();
-  readonly ids = new ObjectIds();
   /** Evaluations between prologue and epilogue, innermost last. */
   readonly #evaluating: Evaluation[] = [];
   /** Adapters we already tried to require from a module's folder (by adapter name). */
@@ -127,7 +126,7 @@ export class Runtime {
     const undo: (() => void)[] = [];
     for (const entry of purged) {
       undo.push(removeEntry(entry));
-      if (this.owners.get(entry.id)?.record === record) this.owners.delete(entry.id);
+      if (this.owners.get(entry)?.record === record) this.owners.delete(entry);
     }
 
     const evaluation: Evaluation = {
@@ -180,7 +179,7 @@ export class Runtime {
     runCallbacks(record.current?.unload ?? [], (error) => this.#log('error', `onUnload callback of ${this.#file(id)} threw: ${describe(error)}`));
     for (const entry of purged) {
       removeEntry(entry);
-      if (this.owners.get(entry.id)?.record === record) this.owners.delete(entry.id);
+      if (this.owners.get(entry)?.record === record) this.owners.delete(entry);
     }
     this.records.delete(id);
     this.#batch.evaluated(this.#file(id), purged, performance.now() - start, true);
@@ -204,9 +203,9 @@ export class Runtime {
     const fresh = this.#registeredSince(evaluation);
     const purged = this.#finish(evaluation);
     for (const entry of fresh) {
-      const previous = this.owners.get(entry.id);
+      const previous = this.owners.get(entry);
       if (previous && previous.record !== record) this.#takeOver(previous.record, record, entry);
-      this.owners.set(entry.id, { record, entry });
+      this.owners.set(entry, { record, entry });
     }
     record.current = { number: evaluation.number, entries: fresh, unload: evaluation.unload };
     record.pending = undefined;
@@ -231,7 +230,7 @@ export class Runtime {
     this.#finish(evaluation);
     for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
     for (const entry of record.current?.entries ?? []) {
-      if (!this.owners.has(entry.id)) this.owners.set(entry.id, { record, entry });
+      if (!this.owners.has(entry)) this.owners.set(entry, { record, entry });
     }
     record.pending = undefined;
     record.failures++;
@@ -252,14 +251,12 @@ export class Runtime {
 
   /** Entries that appeared (or changed value) since the evaluation began, minus other files' nested evaluations. */
   #registeredSince(evaluation: Evaluation): OwnedEntry[] {
+    // An entry listed twice would be handled twice, harmlessly: removal checks the slot first.
     const fresh: OwnedEntry[] = [];
-    const seen = new Set<string>();
+    const before = evaluation.before;
     for (const entry of this.#list()) {
-      if (seen.has(entry.id)) continue;
-      seen.add(entry.id);
-      const before = evaluation.before;
-      if (before.has(entry.id) && before.get(entry.id) === entry.value) continue;
-      const owner = this.owners.get(entry.id);
+      if (before.get(entry) === entry.value && before.has(entry)) continue;
+      const owner = this.owners.get(entry);
       if (owner && owner.record !== evaluation.record && owner.entry.value === entry.value) continue;
       fresh.push(entry);
     }
@@ -268,7 +265,7 @@ export class Runtime {
 
   /** Another file's entry was replaced (e.g. under `overwriteModels`): warn, and the new file owns it. */
   #takeOver(from: ModuleRecord, to: ModuleRecord, entry: OwnedEntry): void {
-    if (from.current) from.current.entries = from.current.entries.filter((e) => e.id !== entry.id);
+    if (from.current) from.current.entries = from.current.entries.filter((e) => !sameSlot(e, entry));
     if (entry.label !== undefined) {
       this.#warnOnce(
         `${entry.adapter}:${entry.label}|${from.id}|${to.id}`,
@@ -296,28 +293,32 @@ export class Runtime {
     const index = this.#evaluating.lastIndexOf(evaluation);
     if (index >= 0) this.#evaluating.splice(index, 1);
     const purged = evaluation.purged;
-    evaluation.before = new Map();
+    evaluation.before = new SlotMap();
     evaluation.purged = [];
     evaluation.undo = [];
     return purged;
   }
 
-  #snapshot(): Map<string, unknown> {
-    const snapshot = new Map<string, unknown>();
-    for (const entry of this.#list()) if (!snapshot.has(entry.id)) snapshot.set(entry.id, entry.value);
+  #snapshot(): SlotMap<unknown> {
+    const snapshot = new SlotMap<unknown>();
+    for (const entry of this.#list()) if (!snapshot.has(entry)) snapshot.set(entry, entry.value);
     return snapshot;
   }
 
-  *#list(): Generator<OwnedEntry> {
+  /** Every entry of every adapter, each tagged with its adapter (entries are fresh objects per listing). */
+  #list(): OwnedEntry[] {
+    const all: OwnedEntry[] = [];
     for (const adapter of this.adapters) {
       try {
         for (const entry of adapter.entries()) {
-          yield { ...entry, adapter: adapter.name, id: entryId(this.ids, adapter.name, entry) };
+          (entry as OwnedEntry).adapter = adapter.name;
+          all.push(entry as OwnedEntry);
         }
       } catch (error) {
         this.#warnOnce(`entries|${adapter.name}`, `adapter ${adapter.name} failed to list its entries: ${describe(error)}`);
       }
     }
+    return all;
   }
 
   /** Hands adapters the packages the module imports; falls back to requiring them from its folder. */
