@@ -50,6 +50,15 @@ describe('generations of one file', () => {
     expect(second.schema.path('b')).toBeDefined();
   });
 
+  it('makes the `models.X ||` guard pick up edits instead of keeping the first schema', () => {
+    const id = file('guarded.ts');
+    const guarded = (field: string) => evaluate(id, () => m.models.Guarded || m.model('Guarded', schema(field)));
+    guarded('first');
+    const edited = guarded('edited');
+    expect(edited.schema.path('edited')).toBeDefined();
+    expect(edited.schema.path('first')).toBeUndefined();
+  });
+
   it('purges models on createConnection() and useDb() connections too', () => {
     const conn = m.createConnection();
     const other = conn.useDb('other', { useCache: true });
