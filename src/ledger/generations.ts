@@ -3,6 +3,8 @@ interface Tracked {
   ref: WeakRef<object>;
   generation: number;
   file: string;
+  /** Which dev server (counted from 1 in this process) was running when it was registered. */
+  server: number;
 }
 
 /**
@@ -16,13 +18,13 @@ export class GenerationCounter {
   /** Values already tracked: `mongoose.models.User` and `connection.models.User` are one model. */
   #seen = new WeakSet<object>();
 
-  track(label: string, value: unknown, file: string, generation: number): void {
+  track(label: string, value: unknown, file: string, generation: number, server: number): void {
     if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return;
     if (this.#seen.has(value)) return;
     this.#seen.add(value);
     let list = this.#byLabel.get(label);
     if (!list) this.#byLabel.set(label, (list = []));
-    list.push({ ref: new WeakRef(value), generation, file });
+    list.push({ ref: new WeakRef(value), generation, file, server });
   }
 
   /** Live generations per label, dropping labels with none left. */
@@ -39,10 +41,10 @@ export class GenerationCounter {
     return alive;
   }
 
-  /** Files and generation numbers of the live values of a label, oldest first. */
-  describe(label: string): { file: string; generation: number }[] {
+  /** Files, generation numbers and dev servers of the live values of a label, oldest first. */
+  describe(label: string): { file: string; generation: number; server: number }[] {
     return (this.#byLabel.get(label) ?? [])
       .filter((tracked) => tracked.ref.deref() !== undefined)
-      .map(({ file, generation }) => ({ file, generation }));
+      .map(({ file, generation, server }) => ({ file, generation, server }));
   }
 }

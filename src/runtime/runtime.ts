@@ -61,6 +61,8 @@ export class Runtime {
   #batch = new ReloadBatch();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #reloads = 0;
+  /** Dev servers started in this process (a config change restarts Vite's server in place). */
+  #servers = 1;
   #firstHeap: number | undefined;
   #lastHeap: number | undefined;
   /** Resolves when the batch being measured has been reported (tests and tools wait on it). */
@@ -90,6 +92,7 @@ export class Runtime {
 
   /** Starts reload numbering and heap deltas afresh: a new dev server in this process. */
   restartLedger(): void {
+    this.#servers++;
     this.#reloads = 0;
     this.#firstHeap = undefined;
     this.#lastHeap = undefined;
@@ -212,7 +215,7 @@ export class Runtime {
     record.failures = 0;
     const file = this.#file(record.id);
     for (const entry of fresh) {
-      if (entry.track && entry.label !== undefined) this.generations.track(entry.label, entry.value, file, evaluation.number);
+      if (entry.track && entry.label !== undefined) this.generations.track(entry.label, entry.value, file, evaluation.number, this.#servers);
     }
     evaluation.bookkeepingMs += performance.now() - start;
     this.#batch.evaluated(file, purged, evaluation.bookkeepingMs, evaluation.number > 1);
@@ -389,12 +392,7 @@ export class Runtime {
     };
     this.#lastHeap = memory.heapUsed;
     if (this.options.memoryLine) this.#log('info', formatMemoryLine(record));
-    for (const [name, count] of Object.entries(alive)) {
-      if (count > 1 && collected.collected) {
-        const where = this.generations.describe(name).map((g) => `${g.file}#${g.generation}`);
-        debug(() => `${name}: ${count} generations alive after GC (${where.join(', ')})`);
-      }
-    }
+    if (collected.collected) this.#explainOldGenerations(alive);
     const report = this.options.report;
     if (report) {
       const path = isAbsolute(report) ? report : `${this.options.root}/${report}`;
@@ -404,6 +402,22 @@ export class Runtime {
     }
     for (const listener of this.#listeners) listener(record);
     return record;
+  }
+
+  /** Old generations that outlived a dev server restart are held by something outside us: say so, once. */
+  #explainOldGenerations(alive: Record<string, number>): void {
+    for (const [name, count] of Object.entries(alive)) {
+      if (count <= 1) continue;
+      const live = this.generations.describe(name);
+      debug(() => `${name}: ${count} generations alive after GC (${live.map((g) => `${g.file}#${g.generation}`).join(', ')})`);
+      const fromOldServers = live.filter((g) => g.server < this.#servers).length;
+      if (fromOldServers > 0) {
+        this.#warnOnce(
+          `restart|${this.#servers}`,
+          `${name}: ${fromOldServers} of ${count} live generations come from before the dev server restarted. Something outside orm-hmr keeps a previous server and the modules it loaded alive (Vite's in-place restart keeps the first server's module graph; SvelteKit 2 keeps every one). Restart the process to free it.`,
+        );
+      }
+    }
   }
 
   #file(id: string): string {

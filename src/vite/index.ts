@@ -26,7 +26,10 @@ export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
   const runtime = getRuntime();
   for (const adapter of resolved.adapters) runtime.use(adapter);
   let selected: (file: string) => boolean | undefined = () => undefined;
-  let activeLogger: Logger | undefined;
+  // Loggers of the dev servers this plugin object serves, by their resolved config. On a restart
+  // with an inline config Vite reuses this very plugin object: the old server closes after the
+  // new one is configured, so each server must only undo its own settings.
+  const loggers = new Map<object, Logger>();
 
   const transform: Plugin = {
     name: 'orm-hmr:transform',
@@ -61,7 +64,10 @@ export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
   const server: Plugin = {
     name: 'orm-hmr:server',
     apply: 'serve',
-    configureServer(devServer) {
+    async configureServer(devServer) {
+      // On a restart Vite configures the new server before closing the old one: report the old
+      // server's last batch with its own settings first.
+      await runtime.settled();
       const logger = viteLogger(devServer.config.logger);
       runtime.configure({
         root: devServer.config.root,
@@ -74,14 +80,16 @@ export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
       runtime.restartLedger();
       // A deleted file never evaluates again: drop what it registered now.
       devServer.watcher.on('unlink', (file) => runtime.unload(file));
-      activeLogger = logger;
+      loggers.set(devServer.config, logger);
     },
     // Vite calls it when the dev server closes: report the last batch here, not into the next server's log.
     async closeBundle() {
-      if (!activeLogger) return;
+      const config = (this as { environment?: { getTopLevelConfig?: () => object } }).environment?.getTopLevelConfig?.();
+      const logger = config && loggers.get(config);
+      if (!logger) return;
+      loggers.delete(config);
       await runtime.settled();
-      if (runtime.options.logger === activeLogger) runtime.configure({ logger: consoleLogger() });
-      activeLogger = undefined;
+      if (runtime.options.logger === logger) runtime.configure({ logger: consoleLogger() });
     },
   };
 
