@@ -35,7 +35,7 @@ export interface Dev {
   server: ViteDevServer;
   /** Loads (and, after an edit, re-evaluates) a module the way the mode does. */
   load<T = Record<string, any>>(file: string): Promise<T>;
-  /** Writes the file and waits (up to 2 s) until Vite's watcher has seen it. Poll for the effect. */
+  /** Writes the file and waits until Vite's watcher has seen it (saving again if it missed it). */
   edit(file: string, content: string): Promise<void>;
   /** Logger lines, ANSI colours removed. */
   logs: string[];
@@ -85,25 +85,28 @@ export async function startVite(
       const wait = lastWrite + 120 - Date.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       // Under load the watcher may fold this save into the previous one's event (it stats the file
-      // late and sees no new mtime). Vite still reads the new content, so callers poll for it; the
-      // event only saves them the wait.
-      const seen = new Promise<void>((resolve) => {
-        const timer = setTimeout(done, 2_000);
-        function done() {
-          clearTimeout(timer);
-          server.watcher.off('change', onChange);
-          server.watcher.off('add', onChange);
-          resolve();
-        }
-        function onChange(changed: string) {
-          if (changed === path) done();
-        }
-        server.watcher.on('change', onChange);
-        server.watcher.on('add', onChange);
-      });
-      project.write(file, content);
-      lastWrite = Date.now();
-      await seen;
+      // late, sees no new mtime and stays quiet). A person would save again; so do we, with the
+      // same content, until the watcher has seen it.
+      for (let attempt = 0; attempt < 4; attempt++) {
+        const seen = new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => done(false), 1_500);
+          function done(result: boolean) {
+            clearTimeout(timer);
+            server.watcher.off('change', onChange);
+            server.watcher.off('add', onChange);
+            resolve(result);
+          }
+          function onChange(changed: string) {
+            if (changed === path) done(true);
+          }
+          server.watcher.on('change', onChange);
+          server.watcher.on('add', onChange);
+        });
+        project.write(file, content);
+        lastWrite = Date.now();
+        if (await seen) return;
+      }
+      throw new Error(`the watcher never saw ${file} change`);
     },
     async close() {
       await runner?.close();
