@@ -1,5 +1,5 @@
 import mongoose from 'mongoose';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { defineAdapter } from '../dist/index.js';
 import { configure, enter, onUnload, settled, unload, useAdapter } from '../dist/runtime/index.js';
 import { countAlive } from './helpers/scenarios.ts';
@@ -104,6 +104,24 @@ describe('generations of one file', () => {
     }
     expect(await countAlive(refs)).toBe(1);
     expect(refs.at(-1)!.deref()).toBe(m.model('Weighty'));
+  });
+});
+
+describe('with the real database', () => {
+  it('lets code holding the old model finish what it queued before the connection opened', async () => {
+    const id = file('early.ts');
+    const old = evaluate(id, () => m.model('Early', schema('a')));
+    const queued = old.create({ a: 'queued by the old generation' }); // buffered: not connected yet
+    const fresh = evaluate(id, () => m.model('Early', schema('b')));
+    await m.connect(inject('mongoUri'));
+    try {
+      const [doc] = await Promise.all([queued, fresh.create({ b: 'by the new one' })]);
+      expect(doc.get('a')).toBe('queued by the old generation');
+      expect(await fresh.countDocuments()).toBe(2);
+      await fresh.deleteMany({});
+    } finally {
+      await m.disconnect();
+    }
   });
 });
 

@@ -16,12 +16,18 @@ interface ConnectionLike {
 }
 interface ModelLike {
   modelName: string;
+  baseModelName?: string;
   collection?: CollectionLike;
   discriminators?: Record<string, ModelLike>;
-  schema?: { discriminators?: Record<string, unknown> };
+  schema?: { discriminators?: Record<string, unknown>; _userProvidedOptions?: object };
 }
 interface CollectionLike {
   queue?: unknown[];
+  /** True until the connection first opens: the collection buffers operations. */
+  buffer?: boolean;
+  /** The model that created it. */
+  modelName?: string;
+  opts?: { schemaUserProvidedOptions?: object };
 }
 
 /**
@@ -64,6 +70,21 @@ export function mongooseAdapter(): Adapter {
         for (const connection of mongoose.connections) addConnection(out, connection, seenConnections, seenModels);
       }
       return out;
+    },
+
+    // A model that found its collection still cached (kept because it buffers operations, or another
+    // model uses it) would leave the collection holding the previous schema's options, closures and
+    // all. Mongoose would have given a fresh collection the new ones: so do we.
+    committed(entries) {
+      for (const { value, track } of entries) {
+        const model = value as ModelLike;
+        const collection = track ? model.collection : undefined;
+        const opts = collection?.opts;
+        const options = model.schema?._userProvidedOptions;
+        if (opts && options && !model.baseModelName && collection!.modelName === model.modelName && opts.schemaUserProvidedOptions !== options) {
+          opts.schemaUserProvidedOptions = { ...options };
+        }
+      }
     },
   };
 }
@@ -111,7 +132,9 @@ function pluginEntry(container: unknown[], plugin: unknown, fn: unknown): Entry 
 /**
  * A cached collection is dropped with the file that created it, because its options hold the
  * schema's options (and any `toJSON.transform` closure in them, and through it the old module).
- * It stays while another model still uses it or while it buffers operations for the next connect.
+ * It stays while another model still uses it, and while the connection has not opened yet: code
+ * still holding the old model (another bundle, an in-flight request) would otherwise buffer
+ * operations into a collection the connection never opens.
  */
 function collectionEntry(connection: ConnectionLike, name: string, collection: CollectionLike): Entry {
   return {
@@ -120,7 +143,7 @@ function collectionEntry(connection: ConnectionLike, name: string, collection: C
     value: collection,
     remove() {
       const inUse = Object.values(connection.models).some((model) => model.collection === collection);
-      if (inUse || (collection.queue?.length ?? 0) > 0 || connection.collections[name] !== collection) {
+      if (inUse || collection.buffer !== false || (collection.queue?.length ?? 0) > 0 || connection.collections[name] !== collection) {
         return () => {};
       }
       delete connection.collections[name];

@@ -22,6 +22,8 @@ export interface Adapter {
   attached?(): boolean;
   /** Everything registered right now. Called twice per tracked evaluation: keep it cheap. */
   entries(): Iterable<Entry>;
+  /** Called after a file's evaluation succeeded, with this adapter's entries it registered. */
+  committed?(entries: Entry[]): void;
 }
 
 /** What the runtime offers adapters. */

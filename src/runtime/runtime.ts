@@ -211,6 +211,14 @@ export class Runtime {
       this.owners.set(entry, { record, entry });
     }
     record.current = { number: evaluation.number, entries: fresh, unload: evaluation.unload };
+    for (const adapter of this.adapters) {
+      if (!adapter.committed) continue;
+      try {
+        adapter.committed(fresh.filter((entry) => entry.adapter === adapter.name));
+      } catch (error) {
+        this.#warnOnce(`committed|${adapter.name}`, `adapter ${adapter.name} failed after an evaluation: ${describe(error)}`);
+      }
+    }
     record.pending = undefined;
     record.failures = 0;
     const file = this.#file(record.id);
