@@ -71,13 +71,14 @@ export class Runtime {
   disabled = false;
 
   constructor() {
+    // Environment first: a bundler plugin sets these for an app it forks into another process.
     const env = globalThis.process?.env ?? {};
     this.options = {
-      root: globalThis.process?.cwd?.() ?? '/',
+      root: env.ORM_HMR_ROOT || globalThis.process?.cwd?.() || '/',
       report: env.ORM_HMR_REPORT || false,
       gc: env.ORM_HMR_GC !== '0',
-      settleMs: 100,
-      memoryLine: true,
+      settleMs: Number(env.ORM_HMR_SETTLE_MS) >= 0 && env.ORM_HMR_SETTLE_MS ? Number(env.ORM_HMR_SETTLE_MS) : 100,
+      memoryLine: env.ORM_HMR_MEMORY_LINE !== '0',
       logger: consoleLogger(),
     };
     this.#context = { conflict: (label) => this.#conflict(label) };

@@ -47,14 +47,20 @@ export function injectInto(code: string, options: InjectOptions): { code: string
   return { code: s.toString(), map: s.generateMap({ hires: 'boundary', source: options.id, includeContent: true }) };
 }
 
-/** After `#!...` and `'use strict';`-style directives, which must stay first. */
+/**
+ * After a `#!` line and the directive prologue (`'use strict'`, `'use client'`, `'use server'`),
+ * which must stay first: Next.js refuses a `'use client'` that is not.
+ */
 function prologueOffset(code: string): number {
   let offset = 0;
   if (code.startsWith('#!')) {
     const end = code.indexOf('\n');
     offset = end < 0 ? code.length : end + 1;
   }
-  const directive = /^(?:\s|\/\/[^\n]*\n|\/\*[\s\S]*?\*\/)*(['"])use strict\1;?/;
-  const match = directive.exec(code.slice(offset));
-  return match ? offset + match[0].length : offset;
+  const directive = /^(?:\s|\/\/[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*(['"])use [\w-]+\1[ \t]*;?/;
+  for (;;) {
+    const match = directive.exec(code.slice(offset));
+    if (!match) return offset;
+    offset += match[0].length;
+  }
 }

@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createFilter, parseAst, type Logger as ViteLogger, type Plugin } from 'vite';
+import { parseAst, type Logger as ViteLogger, type Plugin } from 'vite';
 import pc from 'picocolors';
 import { getRuntime } from '../runtime/hook.ts';
 import { consoleLogger, type Logger } from '../runtime/log.ts';
 import { resolveOptions, type OrmHmrOptions } from '../options.ts';
+import { createSelector, toPortable } from '../transform/filter.ts';
 import { transformModule } from '../transform/index.ts';
 import type { Node } from '../transform/top-level-await.ts';
 
@@ -38,12 +39,7 @@ export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
     enforce: 'post',
     applyToEnvironment: (environment) => environment.config.consumer === 'server',
     configResolved(config) {
-      const notExcluded = createFilter(null, resolved.exclude, { resolve: config.root });
-      const include = resolved.include === undefined ? undefined : createFilter(resolved.include, undefined, { resolve: config.root });
-      selected = (file) => {
-        if (file.startsWith(packageDir) || !notExcluded(file)) return false;
-        return include ? include(file) || false : undefined;
-      };
+      selected = createSelector(toPortable(resolved.include), toPortable(resolved.exclude), config.root, packageDir);
     },
     transform: {
       // Vite 6.3+ skips the call for modules that cannot match; older versions call the handler, which checks again.

@@ -1,0 +1,110 @@
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Compiler, RuleSetRule } from 'webpack';
+import { getRuntime } from '../runtime/hook.ts';
+import { consoleLogger, type Logger } from '../runtime/log.ts';
+import { resolveOptions, type OrmHmrOptions } from '../options.ts';
+import { scriptRE } from '../transform/detect.ts';
+import { toPortable } from '../transform/filter.ts';
+import type { LoaderOptions } from './loader.ts';
+
+export type { OrmHmrOptions } from '../options.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** Our own files: the loader shim and the runtime the injected code imports. */
+export const loaderPath: string = join(here, 'loader-cjs.cjs');
+export const runtimePath: string = ['index.js', 'index.ts'].map((f) => join(here, '..', 'runtime', f)).find((f) => existsSync(f))!;
+export const packageDir: string = join(here, '..');
+
+export interface OrmHmrWebpackOptions extends OrmHmrOptions {
+  /**
+   * Where the memory line goes when the app runs in the compiler's process: webpack's
+   * infrastructure logger (`compiler.getInfrastructureLogger('orm-hmr')`) or the console. An app
+   * forked into its own process (NestJS's run-script plugin) always prints to its console.
+   * @default 'infrastructure'
+   */
+  logger?: 'infrastructure' | 'console';
+}
+
+/**
+ * webpack 5: wraps server-side modules that import a supported ORM, in development and watch
+ * builds of server targets only. The runtime, inside the app, does the purging and measuring, so
+ * this works whether the app runs in this process or in one it forks.
+ */
+export class OrmHmrPlugin {
+  readonly options: OrmHmrWebpackOptions;
+
+  constructor(options: OrmHmrWebpackOptions = {}) {
+    resolveOptions(options); // validate now, naming the option
+    this.options = options;
+  }
+
+  apply(compiler: Compiler): void {
+    // Target and mode defaults are applied after plugins: decide once they are known.
+    compiler.hooks.afterEnvironment.tap('OrmHmrPlugin', () => {
+      if (!isNodeTarget(compiler)) return; // client bundles never get the runtime
+      const mode = compiler.options.mode;
+      // webpack does not set NODE_ENV; its mode is what says "production".
+      if (mode === 'development') this.#enable(compiler);
+      else if (mode !== 'production') compiler.hooks.watchRun.tap('OrmHmrPlugin', () => this.#enable(compiler));
+    });
+  }
+
+  #enabled = new WeakSet<Compiler>();
+
+  #enable(compiler: Compiler): void {
+    if (this.#enabled.has(compiler)) return;
+    this.#enabled.add(compiler);
+    const resolved = resolveOptions(this.options);
+    const runtime = getRuntime();
+    for (const adapter of resolved.adapters) runtime.use(adapter);
+    const root = compiler.context;
+    const options: LoaderOptions = {
+      runtime: runtimePath,
+      packages: runtime.adapters.flatMap((adapter) => [...(adapter.packages ?? [])]),
+      root,
+      packageDir,
+      include: toPortable(resolved.include),
+      exclude: toPortable(resolved.exclude),
+    };
+    compiler.options.module.rules.push(loaderRule(options));
+
+    const report = resolved.report && (isAbsolute(resolved.report) ? resolved.report : resolve(root, resolved.report));
+    const logger: Logger =
+      this.options.logger === 'console' ? consoleLogger() : infrastructureLogger(compiler.getInfrastructureLogger('orm-hmr'));
+    runtime.configure({ root, logger, report: report || undefined, gc: resolved.gc, settleMs: resolved.settleMs, memoryLine: resolved.memoryLine });
+    runtime.restartLedger();
+    // An app forked from this process (NestJS's run-script plugin) reads its settings from here.
+    setEnv('ORM_HMR_ROOT', root);
+    setEnv('ORM_HMR_REPORT', report || undefined);
+    setEnv('ORM_HMR_GC', resolved.gc === undefined ? undefined : resolved.gc ? '1' : '0');
+    setEnv('ORM_HMR_SETTLE_MS', resolved.settleMs === undefined ? undefined : String(resolved.settleMs));
+    setEnv('ORM_HMR_MEMORY_LINE', resolved.memoryLine ? undefined : '0');
+  }
+}
+
+export default OrmHmrPlugin;
+
+/** The rule the plugin adds; `enforce: 'post'` so we see JavaScript, after TypeScript and SWC loaders. */
+export function loaderRule(options: LoaderOptions): RuleSetRule {
+  return {
+    test: scriptRE,
+    enforce: 'post',
+    use: [{ loader: loaderPath, ident: 'orm-hmr', options }],
+  };
+}
+
+function isNodeTarget(compiler: Compiler): boolean {
+  const platform = (compiler as { platform?: { node?: boolean | null } }).platform;
+  if (platform && typeof platform.node === 'boolean') return platform.node;
+  return compiler.options.externalsPresets?.node === true;
+}
+
+function setEnv(name: string, value: string | undefined): void {
+  if (value !== undefined) process.env[name] = value;
+}
+
+function infrastructureLogger(logger: { info(...args: unknown[]): void; warn(...args: unknown[]): void; error(...args: unknown[]): void }): Logger {
+  return { info: (m) => logger.info(m), warn: (m) => logger.warn(m), error: (m) => logger.error(m) };
+}

@@ -1,0 +1,45 @@
+import remapping from '@jridgewell/remapping';
+import { parse } from 'acorn';
+import { createSelector, type PortablePattern } from '../transform/filter.ts';
+import { transformModule } from '../transform/index.ts';
+import type { Node } from '../transform/top-level-await.ts';
+
+/** Loader options: plain JSON, since Turbopack serializes them. */
+export interface LoaderOptions {
+  /** Specifier the injected code loads the runtime with. */
+  runtime: string;
+  packages: string[];
+  root: string;
+  packageDir: string;
+  include?: PortablePattern[];
+  exclude?: PortablePattern[];
+}
+
+/** The part of webpack's loader context we use; Turbopack's loader runner offers the same. */
+export interface LoaderContext {
+  resourcePath: string;
+  sourceMap?: boolean;
+  getOptions(): LoaderOptions;
+}
+
+type InputMap = Parameters<typeof remapping>[0] extends infer M ? (M extends unknown[] ? never : M) : never;
+
+const selectors = new Map<string, ReturnType<typeof createSelector>>();
+
+/** Wraps one module; returns the source untouched when it is not ours. */
+export function load(context: LoaderContext, code: string, inputMap?: unknown): { code: string; map?: unknown } {
+  const options = context.getOptions();
+  const key = JSON.stringify([options.include, options.exclude, options.root, options.packageDir]);
+  let selected = selectors.get(key);
+  if (!selected) selectors.set(key, (selected = createSelector(options.include, options.exclude, options.root, options.packageDir)));
+  const result = transformModule(code, context.resourcePath, {
+    runtime: options.runtime,
+    packages: options.packages,
+    selected,
+    parse: (source) => parse(source, { ecmaVersion: 'latest', sourceType: 'module', allowHashBang: true }) as unknown as Node,
+  });
+  if (!result) return { code, map: inputMap };
+  if (context.sourceMap === false) return { code: result.code };
+  const map = inputMap && typeof inputMap === 'object' ? remapping([result.map as never, inputMap as InputMap], () => null) : result.map;
+  return { code: result.code, map };
+}

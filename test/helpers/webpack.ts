@@ -1,0 +1,115 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import webpack, { type Configuration, type Watching } from 'webpack';
+import type { OrmHmrWebpackOptions } from '../../src/webpack/index.ts';
+import { Project, until } from './project.ts';
+
+const require = createRequire(import.meta.url);
+export const runtimeFile = join(import.meta.dirname, '../../dist/runtime/index.js');
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/** webpack config of a NestJS-style server build: target node, HMR through `webpack/hot/poll` or `/signal`. */
+export function serverConfig(project: Project, { hot, plugins = [] }: { hot: 'poll' | 'signal'; plugins?: Configuration['plugins'] }): Configuration {
+  const hotEntry = hot === 'poll' ? `${require.resolve('webpack/hot/poll')}?100` : require.resolve('webpack/hot/signal');
+  return {
+    context: project.root,
+    mode: 'development',
+    target: 'node',
+    devtool: 'source-map',
+    entry: [hotEntry, './server.js'],
+    output: {
+      path: project.path('dist'),
+      filename: 'main.cjs',
+      chunkFilename: '[id].cjs',
+      hotUpdateChunkFilename: '[id].[fullhash].hot-update.cjs',
+      library: { type: 'commonjs2' },
+    },
+    externalsPresets: { node: true },
+    externals: { mongoose: 'commonjs mongoose' },
+    plugins: [new webpack.HotModuleReplacementPlugin(), ...(plugins ?? [])],
+    watchOptions: { aggregateTimeout: 20 },
+  };
+}
+
+export interface WebpackDev {
+  /** GET a JSON route of the running app. */
+  get<T = any>(path: string): Promise<T>;
+  /** Writes the file and waits for webpack to finish the rebuild (and, with `signal`, tells the app). */
+  edit(file: string, content: string): Promise<void>;
+  /** The app's stdout and stderr, and webpack's infrastructure log. */
+  output: string[];
+  close(): Promise<void>;
+}
+
+/** Runs webpack in watch mode here and the built app in a child process, as NestJS's run-script plugin does. */
+export async function startWebpackApp(
+  project: Project,
+  { hot = 'poll', options = {}, env = {} }: { hot?: 'poll' | 'signal'; options?: OrmHmrWebpackOptions; env?: Record<string, string> } = {},
+): Promise<WebpackDev> {
+  const { OrmHmrPlugin } = await import('../../dist/webpack/index.js');
+  const output: string[] = [];
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      output.push(String(chunk));
+      done();
+    },
+  });
+  const config = serverConfig(project, { hot, plugins: [new OrmHmrPlugin({ settleMs: 30, ...options })] });
+  config.infrastructureLogging = { level: 'info', stream: stream as never, colors: false };
+  const compiler = webpack(config);
+  let builds = 0;
+  let lastError: string | undefined;
+  const watching: Watching = compiler.watch(config.watchOptions ?? {}, (error, stats) => {
+    builds++;
+    lastError = error ? String(error) : stats?.hasErrors() ? stats.toString('errors-only') : undefined;
+  });
+  await until(() => builds > 0, 60_000, 'first build');
+  if (lastError) throw new Error(lastError);
+
+  const port = await freePort();
+  const child: ChildProcess = spawn(process.execPath, [project.path('dist/main.cjs')], {
+    cwd: project.root,
+    env: { ...process.env, PORT: String(port), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (chunk) => output.push(String(chunk)));
+  child.stderr!.on('data', (chunk) => output.push(String(chunk)));
+  const get = async (path: string) => {
+    const response = await fetch(`http://127.0.0.1:${port}${path}`);
+    const body = await response.json();
+    if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(body)}`);
+    return body;
+  };
+  await until(() => get('/fields'), 20_000, 'the app to listen');
+  let lastWrite = 0;
+  return {
+    get,
+    output,
+    async edit(file, content) {
+      // The watcher folds saves closer than a few tens of ms; space them like a person would.
+      const wait = lastWrite + 120 - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      const before = builds;
+      project.write(file, content);
+      lastWrite = Date.now();
+      await until(() => builds > before, 20_000, `webpack to rebuild after ${file}`);
+      if (hot === 'signal') child.kill('SIGUSR2');
+    },
+    async close() {
+      child.kill();
+      await new Promise<void>((resolve) => watching.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,164 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import mongoose from 'mongoose';
+import webpack from 'webpack';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { OrmHmrPlugin } from '../dist/webpack/index.js';
+import { clickModel, eventModel, userModel } from './helpers/fixtures.ts';
+import { Project, until } from './helpers/project.ts';
+import { runtimeFile, serverConfig, startWebpackApp, type WebpackDev } from './helpers/webpack.ts';
+
+/** The routes, importing the models. */
+function app(prefix: string): string {
+  return `import mongoose from 'mongoose';
+import { settled } from ${JSON.stringify(runtimeFile)};
+import { User } from './models/user.ts';
+import { Click } from './models/click.ts';
+import { Event } from './models/event.ts';
+
+if (process.env.MONGODB_URI && mongoose.connection.readyState === 0) mongoose.connect(process.env.MONGODB_URI);
+
+export const routes = {
+  '/fields': () => Object.keys(User.schema.paths),
+  '/byName': () => Object.keys(mongoose.model(${JSON.stringify(`${prefix}User`)}).schema.paths),
+  '/click': () => ({ fields: Object.keys(Click.schema.paths), registered: Event.discriminators[${JSON.stringify(`${prefix}Click`)}] === Click }),
+  '/create': async () => (await User.create({ name: 'ada', f3: 'three' })).toObject(),
+  '/settled': async () => (await settled()) ?? null,
+};
+`;
+}
+
+/**
+ * The HTTP server. \`nest\`: NestJS's recipe, the entry accepts itself and its dispose closes the
+ * server. \`boundary\`: the server stays up and accepts updates of the routes module below it.
+ */
+function server(style: 'nest' | 'boundary'): string {
+  const handler = `async (req, res) => {
+  try {
+    const body = await routes[req.url]();
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  } catch (error) {
+    res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: String(error) }));
+  }
+}`;
+  const hot =
+    style === 'nest'
+      ? `if (import.meta.webpackHot) {
+  import.meta.webpackHot.accept();
+  import.meta.webpackHot.dispose(() => {
+    server.close();
+    server.closeAllConnections();
+  });
+}`
+      : `if (import.meta.webpackHot) {
+  import.meta.webpackHot.accept('./app.ts', () => console.log('[app] routes reloaded'), (error) => console.error('[app] reload failed: ' + error.message));
+}`;
+  return `import http from 'node:http';
+import { routes } from './app.ts';
+
+const server = http.createServer(${handler});
+server.listen(Number(process.env.PORT), '127.0.0.1');
+
+${hot}
+`;
+}
+
+// webpack parses these .ts files itself: the fixtures are plain JavaScript with a .ts name, the
+// same files the Vite suites use.
+function files(prefix: string, style: 'nest' | 'boundary' = 'nest') {
+  return {
+    'server.js': server(style),
+    'app.ts': app(prefix),
+    'models/user.ts': userModel(prefix, 1),
+    'models/event.ts': eventModel(prefix, 1),
+    'models/click.ts': clickModel(prefix, 1),
+  };
+}
+
+let n = 0;
+describe.each(['poll', 'signal'] as const)('webpack server HMR (webpack/hot/%s)', (hot) => {
+  let project: Project;
+  let dev: WebpackDev;
+  afterEach(async () => {
+    await dev?.close();
+    project?.remove();
+  });
+
+  it('serves the edited schema, reloads discriminators and keeps one generation', async () => {
+    const p = `Wp${hot}${++n}`;
+    project = new Project(`webpack-${hot}`, files(p));
+    dev = await startWebpackApp(project, { hot, options: { report: 'orm-hmr.jsonl' }, env: { MONGODB_URI: inject('mongoUri') } });
+    expect(await dev.get('/fields')).toContain('f1');
+    for (let version = 2; version <= 31; version++) {
+      await dev.edit('models/user.ts', userModel(p, version));
+      await until(async () => (await dev.get<string[]>('/fields')).includes(`f${version}`), 20_000, `f${version}`);
+      expect(await dev.get('/byName')).toContain(`f${version}`);
+      if (version === 3) expect((await dev.get('/create')).f3).toBe('three');
+    }
+    const record = await dev.get('/settled');
+    expect(record.alive[`${p}User`]).toBe(1);
+
+    await dev.edit('models/click.ts', clickModel(p, 2));
+    await until(async () => (await dev.get('/click')).fields.includes('c2'), 20_000, 'c2');
+    expect((await dev.get('/click')).registered).toBe(true);
+    await dev.edit('models/event.ts', eventModel(p, 2));
+    await until(async () => (await dev.get('/click')).fields.includes('e2'), 20_000, 'e2');
+    expect((await dev.get('/click')).registered).toBe(true);
+
+    await dev.get('/settled'); // the last batch is written
+    const lines = readFileSync(project.path('orm-hmr.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+    expect(lines[0].reload).toBe(1);
+    expect(lines[0].files).toEqual(expect.arrayContaining(['models/user.ts']));
+    expect(lines.at(-1).purged).toEqual(expect.arrayContaining([{ adapter: 'mongoose', name: `${p}Event` }]));
+    const text = dev.output.join('');
+    expect(text).toMatch(new RegExp(`\\[orm-hmr\\] reload #\\d+ models/user\\.ts.* · purged mongoose:${p}User`));
+    expect(text).not.toMatch(/OverwriteModelError/);
+  });
+
+  it('keeps serving the last good models when an edit throws, and recovers', async () => {
+    const p = `WpErr${hot}${++n}`;
+    project = new Project(`webpack-err-${hot}`, files(p, 'boundary'));
+    dev = await startWebpackApp(project, { hot });
+    await dev.edit('models/user.ts', userModel(p, 2).replace('export const User', `throw new Error('bad save');\nexport const User`));
+    await until(() => /threw while evaluating/.test(dev.output.join('')), 20_000, 'the failed update');
+    // The old modules keep running, and the registry holds their models again.
+    expect(await dev.get('/fields')).toContain('f1');
+    expect(await dev.get('/byName')).toContain('f1');
+    expect(dev.output.join('')).toMatch(/models\/user\.ts threw while evaluating; kept the previous/);
+    await dev.edit('models/user.ts', userModel(p, 3));
+    await until(async () => (await dev.get<string[]>('/fields')).includes('f3'), 20_000, 'f3');
+    expect(await dev.get('/byName')).toContain('f3');
+  });
+});
+
+describe('webpack builds that must not change', () => {
+  const project = new Project('webpack-build', files('WpBuild'));
+
+  const build = (config: webpack.Configuration) =>
+    new Promise<string>((resolve, reject) =>
+      webpack(config, (error, stats) => {
+        if (error || stats?.hasErrors()) return reject(error ?? new Error(stats!.toString('errors-only')));
+        const dir = config.output!.path!;
+        resolve(readdirSync(dir).map((f) => readFileSync(`${dir}/${f}`, 'utf8')).join('\n'));
+      }),
+    );
+
+  it('adds nothing to a production server build or to a client build', async () => {
+    project.write('prod.js', `import { User } from './models/user.ts';\nconsole.log(User.modelName);\n`);
+    const production = serverConfig(project, { hot: 'poll', plugins: [new OrmHmrPlugin()] });
+    Object.assign(production, { mode: 'production', entry: './prod.js', devtool: false, output: { ...production.output, path: project.path('prod') } });
+    production.plugins = [new OrmHmrPlugin()];
+    const client = serverConfig(project, { hot: 'poll', plugins: [new OrmHmrPlugin()] });
+    Object.assign(client, { target: 'web', entry: './models/user.ts', devtool: false, externalsPresets: {}, output: { path: project.path('client'), filename: 'client.js' } });
+    client.plugins = [new OrmHmrPlugin()];
+    const [server, browser] = [await build(production), await build(client)];
+    expect(server).toContain('WpBuildUser');
+    for (const output of [server, browser]) expect(output).not.toMatch(/__orm_hmr|orm-hmr/);
+    project.remove();
+  });
+});
+
+it('keeps mongoose as the test process sees it', () => {
+  // The app runs in its own process: nothing of its registry leaks into ours.
+  expect(mongoose.modelNames().filter((name) => name.startsWith('Wp'))).toEqual([]);
+});
