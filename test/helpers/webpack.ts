@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import webpack, { type Configuration, type Watching } from 'webpack';
+import webpack, { type Configuration } from 'webpack';
 import type { OrmHmrWebpackOptions } from '../../src/webpack/index.ts';
 import { Project, until } from './project.ts';
 
@@ -71,7 +71,7 @@ export async function startWebpackApp(
   const compiler = webpack(config);
   let builds = 0;
   let lastError: string | undefined;
-  const watching: Watching = compiler.watch(config.watchOptions ?? {}, (error, stats) => {
+  const watching = compiler.watch(config.watchOptions ?? {}, (error, stats) => {
     builds++;
     lastError = error ? String(error) : stats?.hasErrors() ? stats.toString('errors-only') : undefined;
   });
@@ -86,7 +86,7 @@ export async function startWebpackApp(
   });
   child.stdout!.on('data', (chunk) => output.push(String(chunk)));
   child.stderr!.on('data', (chunk) => output.push(String(chunk)));
-  const get = async (path: string) => {
+  const get = async <T = any>(path: string): Promise<T> => {
     const response = await fetch(`http://127.0.0.1:${port}${path}`);
     const body = await response.json();
     if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(body)}`);
