@@ -90,7 +90,7 @@ export async function startWebpackApp(
     const response = await fetch(`http://127.0.0.1:${port}${path}`);
     const body = await response.json();
     if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(body)}`);
-    return body;
+    return body as T;
   };
   await until(() => get('/fields'), 20_000, 'the app to listen');
   let lastWrite = 0;
@@ -109,7 +109,7 @@ export async function startWebpackApp(
     },
     async close() {
       child.kill();
-      await new Promise<void>((resolve) => watching.close(() => resolve()));
+      await new Promise<void>((resolve) => (watching ? watching.close(() => resolve()) : resolve()));
     },
   };
 }
