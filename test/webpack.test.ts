@@ -162,3 +162,59 @@ it('keeps mongoose as the test process sees it', () => {
   // The app runs in its own process: nothing of its registry leaks into ours.
   expect(mongoose.modelNames().filter((name) => name.startsWith('Wp'))).toEqual([]);
 });
+
+describe('an app that runs in the compiler process, re-required after each build (as Next.js does)', () => {
+  it('reloads models and logs through webpack’s infrastructure logger', async () => {
+    const { createRequire } = await import('node:module');
+    const { Writable } = await import('node:stream');
+    const p = `WpInProc${++n}`;
+    const project = new Project('webpack-inproc', {
+      'entry.js': `export { User } from './models/user.ts';\n`,
+      'models/user.ts': userModel(p, 1),
+    });
+    const logged: string[] = [];
+    const config = serverConfig(project, { hot: 'poll', plugins: [new OrmHmrPlugin({ settleMs: 20 })] });
+    Object.assign(config, { entry: './entry.js', plugins: [new OrmHmrPlugin({ settleMs: 20 })] });
+    config.infrastructureLogging = {
+      level: 'info',
+      colors: false,
+      stream: new Writable({
+        write(chunk, _encoding, done) {
+          logged.push(String(chunk));
+          done();
+        },
+      }) as never,
+    };
+    const compiler = webpack(config);
+    let builds = 0;
+    const watching = compiler.watch({ aggregateTimeout: 20 }, () => builds++);
+    const requireFresh = () => {
+      const file = project.path('dist/main.cjs');
+      const require = createRequire(file);
+      delete require.cache[file];
+      return require(file) as { User: mongoose.Model<unknown> };
+    };
+    try {
+      await until(() => builds > 0, 60_000);
+      const refs = [new WeakRef(requireFresh().User)];
+      for (let version = 2; version <= 6; version++) {
+        const before = builds;
+        project.write('models/user.ts', userModel(p, version));
+        await until(() => builds > before, 20_000);
+        const { User } = requireFresh();
+        expect(User.schema.path(`f${version}`)).toBeDefined();
+        expect(mongoose.model(`${p}User`)).toBe(User);
+        refs.push(new WeakRef(User));
+        await new Promise((resolve) => setTimeout(resolve, 150));
+      }
+      const { settled } = await import('../dist/runtime/index.js');
+      await settled();
+      expect(logged.join('')).toMatch(new RegExp(`\\[orm-hmr\\] reload #\\d+ models/user\\.ts · purged mongoose:${p}User`));
+      const { countAlive } = await import('./helpers/scenarios.ts');
+      expect(await countAlive(refs)).toBe(1);
+    } finally {
+      await new Promise<void>((resolve) => watching?.close(() => resolve()));
+      project.remove();
+    }
+  });
+});

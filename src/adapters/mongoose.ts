@@ -154,9 +154,16 @@ function collectionEntry(connection: ConnectionLike, name: string, collection: C
   };
 }
 
+/**
+ * The Mongoose instance behind an import. Never the namespace object itself: a bundler's namespace
+ * (webpack's interop object) re-exports `models` and friends through getters that close over the
+ * whole bundle, and keeping it would keep every generation of that bundle alive.
+ */
 function findMongoose(namespace: unknown): MongooseLike | undefined {
-  const candidates = [namespace, (namespace as { default?: unknown })?.default, (namespace as { mongoose?: unknown })?.mongoose];
-  return candidates.find(isMongoose);
+  const ns = namespace as { default?: unknown; mongoose?: unknown } | undefined;
+  const found = [ns?.default, ns?.mongoose, namespace].find(isMongoose);
+  const self = (found as { mongoose?: unknown } | undefined)?.mongoose;
+  return isMongoose(self) ? self : found;
 }
 
 function isMongoose(value: unknown): value is MongooseLike {

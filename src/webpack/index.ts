@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Compiler, RuleSetRule } from 'webpack';
 import { getRuntime } from '../runtime/hook.ts';
 import { consoleLogger, type Logger } from '../runtime/log.ts';
-import { resolveOptions, type OrmHmrOptions } from '../options.ts';
+import { defaultExclude, resolveOptions, type OrmHmrOptions } from '../options.ts';
 import { scriptRE } from '../transform/detect.ts';
 import { toPortable } from '../transform/filter.ts';
 import type { LoaderOptions } from './loader.ts';
@@ -68,7 +68,7 @@ export class OrmHmrPlugin {
       include: toPortable(resolved.include),
       exclude: toPortable(resolved.exclude),
     };
-    compiler.options.module.rules.push(loaderRule(options));
+    compiler.options.module.rules.push(loaderRule(options, this.options.exclude === undefined));
 
     const report = resolved.report && (isAbsolute(resolved.report) ? resolved.report : resolve(root, resolved.report));
     const logger: Logger =
@@ -86,10 +86,14 @@ export class OrmHmrPlugin {
 
 export default OrmHmrPlugin;
 
-/** The rule the plugin adds; `enforce: 'post'` so we see JavaScript, after TypeScript and SWC loaders. */
-export function loaderRule(options: LoaderOptions): RuleSetRule {
+/**
+ * The rule the plugin adds; `enforce: 'post'` so we see JavaScript, after TypeScript and SWC
+ * loaders. With the default `exclude`, node_modules is skipped by webpack itself (no loader call).
+ */
+export function loaderRule(options: LoaderOptions, skipNodeModules: boolean): RuleSetRule {
   return {
     test: scriptRE,
+    ...(skipNodeModules ? { exclude: defaultExclude } : {}),
     enforce: 'post',
     use: [{ loader: loaderPath, ident: 'orm-hmr', options }],
   };

@@ -1,0 +1,86 @@
+import type { Configuration } from 'webpack';
+import { getRuntime } from '../runtime/hook.ts';
+import { resolveOptions, type OrmHmrOptions } from '../options.ts';
+import { toPortable } from '../transform/filter.ts';
+import { OrmHmrPlugin, loaderPath, packageDir, runtimePath } from '../webpack/index.ts';
+import type { LoaderOptions } from '../webpack/loader.ts';
+
+/** The part of a Next.js config we touch; typed loosely so any Next 15/16 config fits. */
+export interface NextConfigLike {
+  webpack?: ((config: Configuration, context: NextWebpackContext) => Configuration) | null;
+  turbopack?: { rules?: Record<string, unknown>; [key: string]: unknown };
+  [key: string]: unknown;
+}
+
+interface NextWebpackContext {
+  dev: boolean;
+  isServer: boolean;
+  nextRuntime?: 'nodejs' | 'edge';
+  dir: string;
+  [key: string]: unknown;
+}
+
+/** Files our Turbopack rule looks at. A glob of its own, so a user's `'*'` rule is left alone. */
+const TURBOPACK_GLOB = '*.{js,jsx,mjs,cjs,ts,tsx,mts,cts}';
+
+/**
+ * Next.js: hot reload for ORM models in `next dev`, with webpack (`next dev --webpack`) and with
+ * Turbopack. Only Node.js server code in development gets the wrapper: never client or edge
+ * bundles, never `next build`.
+ *
+ * @example
+ * // next.config.mjs
+ * import { withOrmHmr } from 'orm-hmr/next';
+ * export default withOrmHmr({ reactStrictMode: true });
+ */
+export function withOrmHmr<T extends NextConfigLike>(nextConfig: T = {} as T, options: OrmHmrOptions = {}): T {
+  const resolved = resolveOptions(options);
+  const userWebpack = nextConfig.webpack;
+  const root = process.cwd();
+  const runtime = getRuntime();
+  for (const adapter of resolved.adapters) runtime.use(adapter);
+  const loaderOptions: LoaderOptions = {
+    runtime: runtimePath,
+    packages: runtime.adapters.flatMap((adapter) => [...(adapter.packages ?? [])]),
+    root,
+    packageDir,
+    include: toPortable(resolved.include),
+    exclude: toPortable(resolved.exclude),
+  };
+  const turbopackRule = {
+    // `development`: not in `next build`; `node`: server code on the Node.js runtime only.
+    condition: {
+      all: [
+        'development',
+        'node',
+        { not: 'foreign' },
+        { not: { path: /[\\/]node_modules[\\/]/ } },
+        ...(resolved.include === undefined ? [{ content: packagesRegExp(loaderOptions.packages) }] : []),
+      ],
+    },
+    loaders: [{ loader: loaderPath, options: loaderOptions }],
+  };
+  const rules = { ...(nextConfig.turbopack?.rules ?? {}) };
+  const existing = rules[TURBOPACK_GLOB];
+  rules[TURBOPACK_GLOB] = existing === undefined ? turbopackRule : [...(Array.isArray(existing) ? existing : [existing]), turbopackRule];
+
+  return {
+    ...nextConfig,
+    turbopack: { ...nextConfig.turbopack, rules },
+    webpack(config: Configuration, context: NextWebpackContext) {
+      const result = typeof userWebpack === 'function' ? userWebpack(config, context) : config;
+      // Next runs this for the Node.js server, the edge server and the client: only the first gets us.
+      if (context.dev && context.isServer && context.nextRuntime === 'nodejs') {
+        (result.plugins ??= []).push(new OrmHmrPlugin({ ...options, logger: 'console' }));
+      }
+      return result;
+    },
+  };
+}
+
+export default withOrmHmr;
+
+function packagesRegExp(packages: string[]): RegExp {
+  const names = packages.map((p) => p.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|');
+  return new RegExp(`['"](?:${names})(?:/[^'"]*)?['"]`);
+}
