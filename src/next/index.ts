@@ -1,9 +1,7 @@
 import type { Configuration } from 'webpack';
-import { getRuntime } from '../runtime/hook.ts';
 import { resolveOptions, type OrmHmrOptions } from '../options.ts';
-import { toPortable } from '../transform/filter.ts';
-import { OrmHmrPlugin, loaderPath, packageDir, runtimePath } from '../webpack/index.ts';
-import type { LoaderOptions } from '../webpack/loader.ts';
+import { applySettings } from '../runtime/settings.ts';
+import { OrmHmrPlugin, loaderOptions, loaderPath } from '../webpack/index.ts';
 
 /** The part of a Next.js config we touch; typed loosely so any Next 15/16 config fits. */
 export interface NextConfigLike {
@@ -37,16 +35,10 @@ export function withOrmHmr<T extends NextConfigLike>(nextConfig: T = {} as T, op
   const resolved = resolveOptions(options);
   const userWebpack = nextConfig.webpack;
   const root = process.cwd();
-  const runtime = getRuntime();
-  for (const adapter of resolved.adapters) runtime.use(adapter);
-  const loaderOptions: LoaderOptions = {
-    runtime: runtimePath,
-    packages: runtime.adapters.flatMap((adapter) => [...(adapter.packages ?? [])]),
-    root,
-    packageDir,
-    include: toPortable(resolved.include),
-    exclude: toPortable(resolved.exclude),
-  };
+  // Next loads its config in each of its processes, the one that serves included: with Turbopack
+  // this is where the runtime there gets its settings.
+  applySettings(resolved, root);
+  const loader = loaderOptions(resolved, root);
   const turbopackRule = {
     // `development`: not in `next build`; `node`: server code on the Node.js runtime only.
     condition: {
@@ -55,10 +47,10 @@ export function withOrmHmr<T extends NextConfigLike>(nextConfig: T = {} as T, op
         'node',
         { not: 'foreign' },
         { not: { path: /[\\/]node_modules[\\/]/ } },
-        ...(resolved.include === undefined ? [{ content: packagesRegExp(loaderOptions.packages) }] : []),
+        ...(resolved.include === undefined ? [{ content: packagesRegExp(loader.packages) }] : []),
       ],
     },
-    loaders: [{ loader: loaderPath, options: loaderOptions }],
+    loaders: [{ loader: loaderPath, options: loader }],
   };
   const rules = { ...(nextConfig.turbopack?.rules ?? {}) };
   const existing = rules[TURBOPACK_GLOB];

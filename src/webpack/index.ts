@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Compiler, RuleSetRule } from 'webpack';
 import { getRuntime } from '../runtime/hook.ts';
 import { consoleLogger, type Logger } from '../runtime/log.ts';
-import { defaultExclude, resolveOptions, type OrmHmrOptions } from '../options.ts';
+import { defaultExclude, resolveOptions, type OrmHmrOptions, type ResolvedOptions } from '../options.ts';
+import { applySettings } from '../runtime/settings.ts';
 import { scriptRE } from '../transform/detect.ts';
 import { toPortable } from '../transform/filter.ts';
 import type { LoaderOptions } from './loader.ts';
@@ -57,31 +58,27 @@ export class OrmHmrPlugin {
     if (this.#enabled.has(compiler)) return;
     this.#enabled.add(compiler);
     const resolved = resolveOptions(this.options);
-    const runtime = getRuntime();
-    for (const adapter of resolved.adapters) runtime.use(adapter);
     const root = compiler.context;
-    const options: LoaderOptions = {
+    const logger: Logger =
+      this.options.logger === 'console' ? consoleLogger() : infrastructureLogger(compiler.getInfrastructureLogger('orm-hmr'));
+    applySettings(resolved, root, logger);
+    getRuntime().restartLedger();
+    compiler.options.module.rules.push(loaderRule(loaderOptions(resolved, root), this.options.exclude === undefined));
+  }
+}
+
+/** What the loader needs, as JSON (Turbopack serializes loader options). */
+export function loaderOptions(resolved: ResolvedOptions, root: string): LoaderOptions {
+  return JSON.parse(
+    JSON.stringify({
       runtime: runtimePath,
-      packages: runtime.adapters.flatMap((adapter) => [...(adapter.packages ?? [])]),
+      packages: getRuntime().adapters.flatMap((adapter) => [...(adapter.packages ?? [])]),
       root,
       packageDir,
       include: toPortable(resolved.include),
       exclude: toPortable(resolved.exclude),
-    };
-    compiler.options.module.rules.push(loaderRule(options, this.options.exclude === undefined));
-
-    const report = resolved.report && (isAbsolute(resolved.report) ? resolved.report : resolve(root, resolved.report));
-    const logger: Logger =
-      this.options.logger === 'console' ? consoleLogger() : infrastructureLogger(compiler.getInfrastructureLogger('orm-hmr'));
-    runtime.configure({ root, logger, report: report || undefined, gc: resolved.gc, settleMs: resolved.settleMs, memoryLine: resolved.memoryLine });
-    runtime.restartLedger();
-    // An app forked from this process (NestJS's run-script plugin) reads its settings from here.
-    setEnv('ORM_HMR_ROOT', root);
-    setEnv('ORM_HMR_REPORT', report || undefined);
-    setEnv('ORM_HMR_GC', resolved.gc === undefined ? undefined : resolved.gc ? '1' : '0');
-    setEnv('ORM_HMR_SETTLE_MS', resolved.settleMs === undefined ? undefined : String(resolved.settleMs));
-    setEnv('ORM_HMR_MEMORY_LINE', resolved.memoryLine ? undefined : '0');
-  }
+    }),
+  ) as LoaderOptions;
 }
 
 export default OrmHmrPlugin;
@@ -103,10 +100,6 @@ function isNodeTarget(compiler: Compiler): boolean {
   const platform = (compiler as { platform?: { node?: boolean | null } }).platform;
   if (platform && typeof platform.node === 'boolean') return platform.node;
   return compiler.options.externalsPresets?.node === true;
-}
-
-function setEnv(name: string, value: string | undefined): void {
-  if (value !== undefined) process.env[name] = value;
 }
 
 function infrastructureLogger(logger: { info(...args: unknown[]): void; warn(...args: unknown[]): void; error(...args: unknown[]): void }): Logger {

@@ -1,5 +1,6 @@
 import remapping from '@jridgewell/remapping';
 import { parse } from 'acorn';
+import { dirname, relative, sep } from 'node:path';
 import { createSelector, type PortablePattern } from '../transform/filter.ts';
 import { transformModule } from '../transform/index.ts';
 import type { Node } from '../transform/top-level-await.ts';
@@ -33,7 +34,7 @@ export function load(context: LoaderContext, code: string, inputMap?: unknown): 
   let selected = selectors.get(key);
   if (!selected) selectors.set(key, (selected = createSelector(options.include, options.exclude, options.root, options.packageDir)));
   const result = transformModule(code, context.resourcePath, {
-    runtime: options.runtime,
+    runtime: relativeSpecifier(context.resourcePath, options.runtime),
     packages: options.packages,
     selected,
     parse: (source) => parse(source, { ecmaVersion: 'latest', sourceType: 'module', allowHashBang: true }) as unknown as Node,
@@ -42,4 +43,13 @@ export function load(context: LoaderContext, code: string, inputMap?: unknown): 
   if (context.sourceMap === false) return { code: result.code };
   const map = inputMap && typeof inputMap === 'object' ? remapping([result.map as never, inputMap as InputMap], () => null) : result.map;
   return { code: result.code, map };
+}
+
+/**
+ * The runtime as a path relative to the module: Turbopack resolves an absolute specifier against
+ * the project root, not the file system; a relative one means the same file to every bundler.
+ */
+function relativeSpecifier(from: string, to: string): string {
+  const path = relative(dirname(from), to).split(sep).join('/');
+  return path.startsWith('.') ? path : `./${path}`;
 }

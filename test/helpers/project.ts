@@ -116,7 +116,7 @@ export async function startVite(
 }
 
 /** Polls `check` until it returns a truthy value (or throws no more), for at most `ms`. */
-export async function until<T>(check: () => Promise<T> | T, ms = 10_000, what = 'condition'): Promise<Exclude<T, false | null | undefined | 0 | ''>> {
+export async function until<T>(check: () => Promise<T> | T, ms = 10_000, what = 'condition', every = 20): Promise<Exclude<T, false | null | undefined | 0 | ''>> {
   const deadline = Date.now() + ms;
   let last: unknown;
   for (;;) {
@@ -128,6 +128,6 @@ export async function until<T>(check: () => Promise<T> | T, ms = 10_000, what = 
       last = error;
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${(last as Error)?.message ?? last}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, every));
   }
 }
