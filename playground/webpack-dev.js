@@ -1,0 +1,47 @@
+// `npm run dev:webpack`: the playground under webpack's server HMR, NestJS style. webpack watches
+// and rebuilds here; the app runs in a child process it restarts never, patched by webpack/hot/poll.
+import { fork } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import webpack from 'webpack';
+import { OrmHmrPlugin } from '../dist/webpack/index.js';
+import { startDatabase } from '../db/ferretdb.js';
+
+const require = createRequire(import.meta.url);
+const here = dirname(fileURLToPath(import.meta.url));
+const database = await startDatabase({ dir: join(here, '.data'), database: 'playground' });
+console.log(`[playground] database ${database.embedded ? '(embedded FerretDB) ' : ''}ready`);
+
+const compiler = webpack({
+  context: here,
+  mode: 'development',
+  target: 'node',
+  devtool: 'source-map',
+  entry: [`${require.resolve('webpack/hot/poll')}?1000`, './webpack-entry.ts'],
+  output: { path: join(here, '.data', 'webpack'), filename: 'server.cjs', hotUpdateChunkFilename: '[id].[fullhash].hot-update.cjs', library: { type: 'commonjs2' } },
+  resolve: { extensions: ['.ts', '.js'] },
+  module: { rules: [{ test: /\.ts$/, exclude: /node_modules/, use: join(here, 'ts-loader.cjs') }] },
+  externalsPresets: { node: true },
+  externals: { mongoose: 'commonjs mongoose' },
+  plugins: [new webpack.HotModuleReplacementPlugin(), new OrmHmrPlugin({ report: '.data/orm-hmr-webpack.jsonl' })],
+  infrastructureLogging: { level: 'info' },
+});
+
+let app;
+compiler.watch({ aggregateTimeout: 100 }, (error, stats) => {
+  if (error || stats.hasErrors()) {
+    console.error(error ?? stats.toString('errors-only'));
+    return;
+  }
+  // Like NestJS's run-script plugin: start the app once, then let HMR patch it.
+  app ??= fork(join(here, '.data', 'webpack', 'server.cjs'), { env: { ...process.env, MONGODB_URI: database.uri } });
+});
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, async () => {
+    app?.kill();
+    await database.stop();
+    process.exit(0);
+  });
+}
