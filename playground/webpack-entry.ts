@@ -1,4 +1,4 @@
-/// <reference types="webpack/module" />
+/// <reference path="../node_modules/webpack/module.d.ts" />
 import http from 'node:http';
 import { handle } from './app.ts';
 
