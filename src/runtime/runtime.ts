@@ -125,13 +125,7 @@ export class Runtime {
     if (record.pending) this.#fail(record.pending);
 
     const purged = record.current?.entries ?? [];
-    const unload = record.current?.unload ?? [];
-    runCallbacks(unload, (error) => this.#log('error', `onUnload callback of ${this.#file(id)} threw: ${describe(error)}`));
-    const undo: (() => void)[] = [];
-    for (const entry of purged) {
-      undo.push(removeEntry(entry));
-      if (this.owners.get(entry)?.record === record) this.owners.delete(entry);
-    }
+    const undo = this.#purge(record);
 
     const evaluation: Evaluation = {
       record,
@@ -180,11 +174,7 @@ export class Runtime {
     if (!record) return;
     const start = performance.now();
     const purged = record.current?.entries ?? [];
-    runCallbacks(record.current?.unload ?? [], (error) => this.#log('error', `onUnload callback of ${this.#file(id)} threw: ${describe(error)}`));
-    for (const entry of purged) {
-      removeEntry(entry);
-      if (this.owners.get(entry)?.record === record) this.owners.delete(entry);
-    }
+    this.#purge(record);
     this.records.delete(id);
     this.#batch.evaluated(this.#file(id), purged, performance.now() - start, true);
     this.#schedule();
@@ -298,6 +288,20 @@ export class Runtime {
       );
       return;
     }
+  }
+
+  /**
+   * Removes what the record's live generation registered, after its `onUnload` callbacks, and
+   * returns the undo of each removal (in removal order).
+   */
+  #purge(record: ModuleRecord): (() => void)[] {
+    runCallbacks(record.current?.unload ?? [], (error) => this.#log('error', `onUnload callback of ${this.#file(record.id)} threw: ${describe(error)}`));
+    const undo: (() => void)[] = [];
+    for (const entry of record.current?.entries ?? []) {
+      undo.push(removeEntry(entry));
+      if (this.owners.get(entry)?.record === record) this.owners.delete(entry);
+    }
+    return undo;
   }
 
   /** Takes the evaluation off the stack and lets go of the previous generation it held. Returns what was purged. */
