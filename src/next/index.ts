@@ -1,6 +1,7 @@
 import type { Configuration } from 'webpack';
 import { resolveOptions, type OrmHmrOptions } from '../options.ts';
 import { applySettings } from '../runtime/settings.ts';
+import { mentionsPattern } from '../transform/detect.ts';
 import { OrmHmrPlugin, loaderOptions, loaderPath } from '../webpack/index.ts';
 
 /** The part of a Next.js config we touch; typed loosely so any Next 15/16 config fits. */
@@ -47,7 +48,7 @@ export function withOrmHmr<T extends NextConfigLike>(nextConfig: T = {} as T, op
         'node',
         { not: 'foreign' },
         { not: { path: /[\\/]node_modules[\\/]/ } },
-        ...(resolved.include === undefined ? [{ content: packagesRegExp(loader.packages) }] : []),
+        ...(resolved.include === undefined ? [{ content: mentionsPattern(loader.packages) }] : []),
       ],
     },
     loaders: [{ loader: loaderPath, options: loader }],
@@ -71,8 +72,3 @@ export function withOrmHmr<T extends NextConfigLike>(nextConfig: T = {} as T, op
 }
 
 export default withOrmHmr;
-
-function packagesRegExp(packages: string[]): RegExp {
-  const names = packages.map((p) => p.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|');
-  return new RegExp(`['"](?:${names})(?:/[^'"]*)?['"]`);
-}

@@ -33,6 +33,11 @@ function patternsFor(packages: readonly string[]) {
   return cached;
 }
 
+/** Matches source that mentions one of `packages` in quotes: the cheap pre-filter bundlers run before calling us. */
+export function mentionsPattern(packages: readonly string[]): RegExp {
+  return new RegExp(`['"](?:${packages.map(escape).join('|')})(?:/[^'"]*)?['"]`);
+}
+
 /** Whether the module is ESM (has import/export statements); otherwise we treat it as CommonJS. */
 export function isEsm(code: string): boolean {
   return /(?:^|[\s;}])(?:import\b\s*[\w$*{"']|export\b\s*[\w$*{])/.test(code);

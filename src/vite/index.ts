@@ -6,6 +6,8 @@ import pc from 'picocolors';
 import { getRuntime } from '../runtime/hook.ts';
 import { consoleLogger, type Logger } from '../runtime/log.ts';
 import { resolveOptions, type OrmHmrOptions } from '../options.ts';
+import { applySettings } from '../runtime/settings.ts';
+import { mentionsPattern } from '../transform/detect.ts';
 import { createSelector, toPortable } from '../transform/filter.ts';
 import { transformModule } from '../transform/index.ts';
 import type { Node } from '../transform/top-level-await.ts';
@@ -43,7 +45,7 @@ export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
     },
     transform: {
       // Vite 6.3+ skips the call for modules that cannot match; older versions call the handler, which checks again.
-      filter: resolved.include === undefined ? { code: packagesPattern(runtime.adapters) } : undefined,
+      filter: resolved.include === undefined ? { code: mentionsPattern(runtime.adapters.flatMap((a) => a.packages ?? [])) } : undefined,
       handler(code, id, opts) {
         const consumer = (this as { environment?: { config: { consumer?: string } } }).environment?.config.consumer;
         if (consumer ? consumer !== 'server' : !opts?.ssr) return null;
@@ -65,14 +67,7 @@ export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
       // server's last batch with its own settings first.
       await runtime.settled();
       const logger = viteLogger(devServer.config.logger);
-      runtime.configure({
-        root: devServer.config.root,
-        logger,
-        report: resolved.report,
-        gc: resolved.gc,
-        memoryLine: resolved.memoryLine,
-        settleMs: resolved.settleMs,
-      });
+      applySettings(resolved, devServer.config.root, logger);
       runtime.restartLedger();
       // A deleted file never evaluates again: drop what it registered now.
       devServer.watcher.on('unlink', (file) => runtime.unload(file));
@@ -93,11 +88,6 @@ export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
 }
 
 export default ormHmr;
-
-function packagesPattern(adapters: { packages?: readonly string[] }[]): RegExp {
-  const names = adapters.flatMap((a) => a.packages ?? []).map((p) => p.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
-  return new RegExp(`['"](?:${names.join('|')})(?:/[^'"]*)?['"]`);
-}
 
 /** Our lines in Vite's own logger, with its timestamp, each warning once. */
 function viteLogger(logger: ViteLogger): Logger {
