@@ -376,8 +376,15 @@ export class Runtime {
     this.#batch = new ReloadBatch();
     if (!batch.isReload) return undefined;
     let alive = this.generations.count();
+    // Another full GC helps only while the last one still freed old generations: stop when every
+    // model is down to one, or when a round changed nothing (something holds them; say so, don't
+    // keep blocking the event loop).
     const collected = await collectGarbage(
-      () => Object.values((alive = this.generations.count())).every((n) => n <= 1),
+      () => {
+        const previous = JSON.stringify(alive);
+        alive = this.generations.count();
+        return Object.values(alive).every((n) => n <= 1) || JSON.stringify(alive) === previous;
+      },
       4,
       this.options.gc,
     );
