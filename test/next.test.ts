@@ -57,7 +57,7 @@ describe.each([
     project.remove();
   });
 
-  it('applies model edits on the next request, with one generation besides the first', async () => {
+  it('applies 20 model edits on the next request, with one generation besides the first', async () => {
     const port = await freePort();
     child = spawn(process.execPath, [nextBin, 'dev', ...flags, '--port', String(port), '--hostname', '127.0.0.1'], {
       cwd: project.root,
@@ -74,7 +74,7 @@ describe.each([
     };
     const first = await until(() => get('/api/users'), 90_000, `next dev to answer\n${output.join('')}`);
     expect(first.fields).toContain('f1');
-    for (let version = 2; version <= 11; version++) {
+    for (let version = 2; version <= 21; version++) {
       await new Promise((resolve) => setTimeout(resolve, 150));
       project.write('models/user.ts', userModel(p, version));
       const body = await until(async () => {
