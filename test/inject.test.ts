@@ -53,10 +53,17 @@ describe('detection', () => {
     [`import x from 'mongoose/lib/helpers'`, ['mongoose/lib/helpers']],
     [`;import mongoose,{Schema}from'mongoose'`, ['mongoose']],
   ])('finds %s', (code, found) => {
-    expect(findImports(code, packages)).toEqual({ found: true, staticImports: found });
+    expect(findImports(code, packages)).toEqual({ found: true, staticImports: found, requires: [] });
   });
-  it.each([`const m = await import('mongoose')`, `const m = require("mongoose")`])('finds the dynamic %s', (code) => {
-    expect(findImports(code, packages)).toEqual({ found: true, staticImports: [] });
+  it('finds a dynamic import', () => {
+    expect(findImports(`const m = await import('mongoose')`, packages)).toEqual({ found: true, staticImports: [], requires: [] });
+  });
+  it('finds require() calls, as ts-loader emits them', () => {
+    expect(findImports(`const mongoose_1 = require("mongoose");\nconst x = require('mongoose/lib/x')`, packages)).toEqual({
+      found: true,
+      staticImports: [],
+      requires: ['mongoose', 'mongoose/lib/x'],
+    });
   });
   it.each([`import x from 'mongoose-paginate'`, `const s = 'mongoose'`, `import x from './mongoose'`, `import x from '@scope/mongoose'`])(
     'ignores %s',
@@ -96,6 +103,18 @@ describe('transformModule', () => {
     expect(transformModule(`export const x = 1`, '/app/x.ts', base)).toBeNull();
     expect(transformModule(model, '/app/style.css', base)).toBeNull();
     expect(transformModule(model, '\0virtual:models', base)).toBeNull();
+  });
+
+  it('hands a CommonJS module’s required ORM to the runtime', () => {
+    const cjs = `"use strict";\nconst mongoose_1 = require("mongoose");\nexports.Dog = mongoose_1.default.model('Dog', new mongoose_1.Schema({}));\n`;
+    const out = transformModule(cjs, '/app/dog.model.js', base)!.code;
+    expect(out.startsWith(`"use strict";const __orm_hmr_runtime__ = require("/r.js");const __orm_hmr_import_0__ = require("mongoose");`)).toBe(true);
+    expect(out).toContain('imports: { "mongoose": __orm_hmr_import_0__ }');
+  });
+
+  it('keeps a use client directive first', () => {
+    const out = transformModule(`'use client';\n${model}`, '/app/m.tsx', base)!.code;
+    expect(out.startsWith(`'use client';import * as __orm_hmr_runtime__`)).toBe(true);
   });
 
   it('never wraps twice', () => {

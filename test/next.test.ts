@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { clickModel, eventModel, userModel } from './helpers/fixtures.ts';
-import { Project, until } from './helpers/project.ts';
+import { ansi, Project, saveUntil, until } from './helpers/project.ts';
 import { freePort } from './helpers/webpack.ts';
 
 const nextBin = join(import.meta.dirname, '../node_modules/next/dist/bin/next');
@@ -65,8 +65,8 @@ describe.each([
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
-    child.stdout!.on('data', (chunk) => output.push(String(chunk)));
-    child.stderr!.on('data', (chunk) => output.push(String(chunk)));
+    child.stdout!.on('data', (chunk) => output.push(String(chunk).replace(ansi, '')));
+    child.stderr!.on('data', (chunk) => output.push(String(chunk).replace(ansi, '')));
     const get = async (path: string): Promise<any> => {
       const response = await fetch(`http://127.0.0.1:${port}${path}`);
       if (!response.ok) throw new Error(`${path}: ${response.status} ${(await response.text()).slice(0, 500)}`);
@@ -76,22 +76,20 @@ describe.each([
     expect(first.fields).toContain('f1');
     for (let version = 2; version <= 21; version++) {
       await new Promise((resolve) => setTimeout(resolve, 150));
-      project.write('models/user.ts', userModel(p, version));
-      const body = await until(async () => {
+      const body = await saveUntil(project, 'models/user.ts', userModel(p, version), async () => {
         const body = await get('/api/users');
         return body.fields.includes(`f${version}`) && body;
-      }, 30_000, `f${version}\n${output.join('').slice(-2000)}`, 200);
+      }, 200);
       expect(body.byName).toContain(`f${version}`);
       expect(body.fields).not.toContain(`f${version - 1}`);
       if (version === 3) expect(body.f3).toBe('three');
     }
     const clicks = await get('/api/clicks');
     expect(clicks.registered).toBe(true);
-    project.write('models/click.ts', clickModel(p, 2));
-    const edited = await until(async () => {
+    const edited = await saveUntil(project, 'models/click.ts', clickModel(p, 2), async () => {
       const body = await get('/api/clicks');
       return body.fields.includes('c2') && body;
-    }, 30_000, 'c2', 200);
+    }, 200);
     expect(edited.registered).toBe(true);
     expect(edited.kinds).toContain(`${p}Click`);
 

@@ -137,7 +137,7 @@ describe('failed evaluations', () => {
     expect(m.model('Fragile')).toBe(good);
     expect(m.modelNames()).not.toContain('Half');
     expect(logs.filter((l) => l.level === 'warn').map((l) => l.message)).toEqual([
-      `run${n}/fragile.ts threw while evaluating; kept the previous Fragile (generation 1) until it evaluates again`,
+      `run${n}/fragile.ts threw while evaluating (or a module it imports did); kept the previous Fragile (generation 1) until it evaluates again`,
     ]);
     // A second failure in a row says nothing new.
     await evaluateThrowing(id, () => {

@@ -4,7 +4,7 @@ import webpack from 'webpack';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { OrmHmrPlugin } from '../dist/webpack/index.js';
 import { clickModel, eventModel, userModel } from './helpers/fixtures.ts';
-import { Project, until } from './helpers/project.ts';
+import { ansi, Project, saveUntil, until } from './helpers/project.ts';
 import { runtimeFile, serverConfig, startWebpackApp, type WebpackDev } from './helpers/webpack.ts';
 
 /** The routes, importing the models. */
@@ -89,19 +89,16 @@ describe.each(['poll', 'signal'] as const)('webpack server HMR (webpack/hot/%s)'
     dev = await startWebpackApp(project, { hot, options: { report: 'orm-hmr.jsonl' }, env: { MONGODB_URI: inject('mongoUri') } });
     expect(await dev.get('/fields')).toContain('f1');
     for (let version = 2; version <= 31; version++) {
-      await dev.edit('models/user.ts', userModel(p, version));
-      await until(async () => (await dev.get<string[]>('/fields')).includes(`f${version}`), 20_000, `f${version}`);
+      await dev.edit('models/user.ts', userModel(p, version), async () => (await dev.get<string[]>('/fields')).includes(`f${version}`));
       expect(await dev.get('/byName')).toContain(`f${version}`);
       if (version === 3) expect((await dev.get('/create')).f3).toBe('three');
     }
     const record = await dev.get('/settled');
     expect(record.alive[`${p}User`]).toBe(1);
 
-    await dev.edit('models/click.ts', clickModel(p, 2));
-    await until(async () => (await dev.get('/click')).fields.includes('c2'), 20_000, 'c2');
+    await dev.edit('models/click.ts', clickModel(p, 2), async () => (await dev.get('/click')).fields.includes('c2'));
     expect((await dev.get('/click')).registered).toBe(true);
-    await dev.edit('models/event.ts', eventModel(p, 2));
-    await until(async () => (await dev.get('/click')).fields.includes('e2'), 20_000, 'e2');
+    await dev.edit('models/event.ts', eventModel(p, 2), async () => (await dev.get('/click')).fields.includes('e2'));
     expect((await dev.get('/click')).registered).toBe(true);
 
     await dev.get('/settled'); // the last batch is written
@@ -119,15 +116,50 @@ describe.each(['poll', 'signal'] as const)('webpack server HMR (webpack/hot/%s)'
     const p = `WpErr${hot}${++n}`;
     project = new Project(`webpack-err-${hot}`, files(p, 'boundary'));
     dev = await startWebpackApp(project, { hot });
-    await dev.edit('models/user.ts', userModel(p, 2).replace('export const User', `throw new Error('bad save');\nexport const User`));
-    await until(() => /threw while evaluating/.test(dev.output.join('')), 20_000, 'the failed update');
+    await dev.edit('models/user.ts', userModel(p, 2).replace('export const User', `throw new Error('bad save');\nexport const User`), async () =>
+      /threw while evaluating/.test(dev.output.join('')),
+    );
     // The old modules keep running, and the registry holds their models again.
     expect(await dev.get('/fields')).toContain('f1');
     expect(await dev.get('/byName')).toContain('f1');
-    expect(dev.output.join('')).toMatch(/models\/user\.ts threw while evaluating; kept the previous/);
-    await dev.edit('models/user.ts', userModel(p, 3));
-    await until(async () => (await dev.get<string[]>('/fields')).includes('f3'), 20_000, 'f3');
+    expect(dev.output.join('')).toMatch(/models\/user\.ts threw while evaluating \(or a module it imports did\); kept the previous/);
+    await dev.edit('models/user.ts', userModel(p, 3), async () => (await dev.get<string[]>('/fields')).includes('f3'));
     expect(await dev.get('/byName')).toContain('f3');
+  });
+});
+
+describe('CommonJS output, as ts-loader gives it in NestJS', () => {
+  it('hands the required mongoose to the runtime and reloads the model', async () => {
+    const p = `WpCjs${++n}`;
+    const dog = (version: number) => `"use strict";
+const mongoose_1 = require("mongoose");
+exports.Dog = mongoose_1.default.model(${JSON.stringify(`${p}Dog`)}, new mongoose_1.Schema({ name: String, v${version}: String }));
+`;
+    const project = new Project('webpack-cjs', {
+      'server.cjs': `"use strict";
+const http = require("node:http");
+const { Dog } = require("./dog.model.cjs");
+const server = http.createServer((req, res) => res.end(JSON.stringify(Object.keys(Dog.schema.paths))));
+server.listen(Number(process.env.PORT), "127.0.0.1");
+if (module.hot) {
+  module.hot.accept();
+  module.hot.dispose(() => { server.close(); server.closeAllConnections(); });
+}
+`,
+      'dog.model.cjs': dog(1),
+    });
+    const dev = await startWebpackApp(project, { entry: './server.cjs' });
+    try {
+      for (let version = 2; version <= 6; version++) {
+        await dev.edit('dog.model.cjs', dog(version), async () => (await dev.get<string[]>('/fields')).includes(`v${version}`));
+      }
+      const text = dev.output.join('');
+      expect(text).not.toMatch(/OverwriteModelError|Cannot overwrite/);
+      expect(text).toMatch(new RegExp(`\\[orm-hmr\\] reload #\\d+ dog\\.model\\.cjs.* · purged mongoose:${p}Dog`));
+    } finally {
+      await dev.close();
+      project.remove();
+    }
   });
 });
 
@@ -180,7 +212,7 @@ describe('an app that runs in the compiler process, re-required after each build
       colors: false,
       stream: new Writable({
         write(chunk, _encoding, done) {
-          logged.push(String(chunk));
+          logged.push(String(chunk).replace(ansi, ''));
           done();
         },
       }) as never,
@@ -200,12 +232,11 @@ describe('an app that runs in the compiler process, re-required after each build
       const refs = [new WeakRef(requireFresh().User)];
       for (let version = 2; version <= 6; version++) {
         await new Promise((resolve) => setTimeout(resolve, 150));
-        project.write('models/user.ts', userModel(p, version));
         // Poll as Next.js does on each request: re-require the server bundle once it is rebuilt.
-        const User = await until(() => {
+        const User = await saveUntil(project, 'models/user.ts', userModel(p, version), () => {
           const { User } = requireFresh();
           return User.schema.path(`f${version}`) !== undefined && User;
-        }, 20_000, `f${version}`);
+        });
         expect(mongoose.model(`${p}User`)).toBe(User);
         refs.push(new WeakRef(User));
       }

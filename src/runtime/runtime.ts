@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { isAbsolute, relative, sep } from 'node:path';
 import type { Adapter, AdapterContext } from '../adapters/types.ts';
 import { mongooseAdapter } from '../adapters/mongoose.ts';
@@ -242,8 +241,8 @@ export class Runtime {
       this.#log(
         'warn',
         kept.length > 0
-          ? `${file} threw while evaluating; kept the previous ${kept.join(', ')} (generation ${record.current!.number}) until it evaluates again`
-          : `${file} threw while evaluating; nothing of it is registered until it evaluates again`,
+          ? `${file} threw while evaluating (or a module it imports did); kept the previous ${kept.join(', ')} (generation ${record.current!.number}) until it evaluates again`
+          : `${file} threw while evaluating (or a module it imports did); nothing of it is registered until it evaluates again`,
       );
     }
     evaluation.bookkeepingMs += performance.now() - start;
@@ -348,7 +347,11 @@ export class Runtime {
       }
       if (adapter.attached?.() === false && !this.#required.has(adapter.name) && isAbsolute(id)) {
         this.#required.add(adapter.name);
-        const require = createRequire(id);
+        // Through getBuiltinModule: a bundler that sees `createRequire(...)` in our code (webpack
+        // does) replaces it, and the fallback silently finds nothing.
+        const moduleApi = globalThis.process?.getBuiltinModule?.('node:module') as typeof import('node:module') | undefined;
+        if (!moduleApi) continue;
+        const require = moduleApi.createRequire(id);
         for (const pkg of adapter.packages ?? []) {
           try {
             adapter.attach(require(pkg), pkg, this.#context);

@@ -8,15 +8,21 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
  * `export ... from`), or dynamically (`import('mongoose')`, `require('mongoose')`). Subpaths count
  * (`mongoose/lib/...`). A regular expression, not a parse: it runs on every server module.
  */
-export function findImports(code: string, packages: readonly string[]): { found: boolean; staticImports: string[] } {
-  if (packages.length === 0) return { found: false, staticImports: [] };
+export function findImports(code: string, packages: readonly string[]): { found: boolean; staticImports: string[]; requires: string[] } {
+  if (packages.length === 0) return { found: false, staticImports: [], requires: [] };
   const { staticRE, dynamicRE } = patternsFor(packages);
-  staticRE.lastIndex = 0;
   const staticImports = new Set<string>();
   for (const match of code.matchAll(staticRE)) staticImports.add(match[2]!);
-  return { found: staticImports.size > 0 || dynamicRE.test(code), staticImports: [...staticImports] };
+  const requires = new Set<string>();
+  let dynamic = false;
+  for (const match of code.matchAll(dynamicRE)) {
+    dynamic = true;
+    if (match[1] === 'require') requires.add(match[3]!);
+  }
+  return { found: staticImports.size > 0 || dynamic, staticImports: [...staticImports], requires: [...requires] };
 }
 
+// Global patterns: matchAll copies them, so their lastIndex never leaks between calls.
 let cached: { key: string; staticRE: RegExp; dynamicRE: RegExp } | undefined;
 
 /** The two patterns for a package list, compiled once (the list only changes when adapters do). */
@@ -27,7 +33,7 @@ function patternsFor(packages: readonly string[]) {
     cached = {
       key,
       staticRE: new RegExp(`(?:^|[\\s;}])(?:import|export)\\s*(?:[\\w$*{}\\s,]+?\\s*from\\s*)?(['"])((?:${names})(?:/[^'"]*)?)\\1`, 'g'),
-      dynamicRE: new RegExp(`\\b(?:import|require)\\s*\\(\\s*(['"])(?:${names})(?:/[^'"]*)?\\1\\s*\\)`),
+      dynamicRE: new RegExp(`\\b(import|require)\\s*\\(\\s*(['"])((?:${names})(?:/[^'"]*)?)\\2\\s*\\)`, 'g'),
     };
   }
   return cached;

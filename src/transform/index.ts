@@ -29,7 +29,9 @@ export function transformModule(code: string, rawId: string, context: TransformC
   return injectInto(code, {
     id,
     runtime: context.runtime,
-    imports: imports.staticImports.filter((specifier) => context.packages.includes(specifier)),
+    // The namespaces handed to adapters: what the module imports (ESM) or requires (CommonJS, e.g.
+    // ts-loader's output), so an adapter sees the very instance the bundle uses.
+    imports: (format === 'esm' ? imports.staticImports : imports.requires).filter((specifier) => context.packages.includes(specifier)),
     async: /\bawait\b/.test(code) && format === 'esm' && awaitsAtTopLevel(code, context.parse),
     format,
   });

@@ -42,7 +42,8 @@ export interface Dev {
   close(): Promise<void>;
 }
 
-const ansi = /\x1b\[[0-9;]*m/g;
+/** Colour codes: picocolors turns them on under CI=true, and our assertions read plain text. */
+export const ansi = /\x1b\[[0-9;]*m/g;
 
 /** A real Vite dev server (version `vite`) on `project`, loading modules with `mode`. */
 export async function startVite(
@@ -129,5 +130,20 @@ export async function until<T>(check: () => Promise<T> | T, ms = 10_000, what = 
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${(last as Error)?.message ?? last}`);
     await new Promise((resolve) => setTimeout(resolve, every));
+  }
+}
+
+/**
+ * Saves `content` and waits for `check` to see it, saving again (same content) when the watcher
+ * folded the save into an earlier one and nothing was rebuilt, as a person would.
+ */
+export async function saveUntil<T>(project: Project, file: string, content: string, check: () => Promise<T> | T, every = 50): Promise<Exclude<T, false | null | undefined | 0 | ''>> {
+  for (let attempt = 1; ; attempt++) {
+    project.write(file, content);
+    try {
+      return await until(check, attempt < 4 ? 8_000 : 20_000, `${file} to take effect`, every);
+    } catch (error) {
+      if (attempt >= 4) throw error;
+    }
   }
 }
