@@ -37,8 +37,10 @@ interface CollectionLike {
  * `connection.plugin()`, and the init callbacks an unconnected connection queues for each model.
  */
 export function mongooseAdapter(): Adapter {
-  // Package singletons: the `mongoose` default export, once per installed copy. Kept for the process.
-  const instances = new Set<MongooseLike>();
+  // The `mongoose` default export, once per copy. Held weakly: a copy the bundler evaluates itself
+  // (`ssr.noExternal`) is new on each full reload, and the old ones must be free to go.
+  const instances = new Set<WeakRef<MongooseLike>>();
+  const known = new WeakSet<MongooseLike>();
   // Plugins Mongoose installs itself, so they are never attributed to a file.
   const builtinPlugins = new WeakSet<object>();
   const watchedErrors = new WeakSet<object>();
@@ -49,20 +51,26 @@ export function mongooseAdapter(): Adapter {
 
     attach(namespace, _specifier, context) {
       const mongoose = findMongoose(namespace);
-      if (!mongoose || instances.has(mongoose)) return;
-      instances.add(mongoose);
+      if (!mongoose || known.has(mongoose)) return;
+      known.add(mongoose);
+      instances.add(new WeakRef(mongoose));
       for (const plugin of mongoose.plugins) builtinPlugins.add(plugin);
       if (context) reportOverwrites(mongoose, context, watchedErrors);
     },
 
-    attached: () => instances.size > 0,
+    attached: () => [...instances].some((ref) => ref.deref() !== undefined),
 
     // Plain loops into one array: this runs twice per tracked evaluation, over every model.
     entries() {
       const out: Entry[] = [];
       const seenConnections = new Set<ConnectionLike>();
       const seenModels = new Set<ModelLike>();
-      for (const mongoose of instances) {
+      for (const ref of instances) {
+        const mongoose = ref.deref();
+        if (!mongoose) {
+          instances.delete(ref);
+          continue;
+        }
         addModels(out, mongoose.models);
         for (const plugin of mongoose.plugins) {
           if (!builtinPlugins.has(plugin)) out.push(pluginEntry(mongoose.plugins, plugin, plugin[0]));
