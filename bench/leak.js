@@ -1,0 +1,80 @@
+// One strategy, one process: 100 reloads of a Mongoose model module holding about 1 MB, through
+// a real Vite dev server (ssrLoadModule), measuring heap after a full GC, whether each edit took
+// effect, and how many generations of the model stay alive. Prints one JSON line.
+//   node --expose-gc bench/leak.js <orm-hmr|overwriteModels|deleteModel|guard> [reloads]
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setImmediate as settle } from 'node:timers/promises';
+import { createServer } from 'vite';
+import { ormHmr } from '../dist/vite/index.js';
+import { settled } from '../dist/runtime/index.js';
+
+const strategy = process.argv[2];
+const reloads = Number(process.argv[3] ?? 100);
+const strategies = {
+  'orm-hmr': (schema) => `export const User = mongoose.model('User', ${schema});`,
+  overwriteModels: (schema) => `mongoose.set('overwriteModels', true);\nexport const User = mongoose.model('User', ${schema});`,
+  deleteModel: (schema) => `if (mongoose.models.User) mongoose.deleteModel('User');\nexport const User = mongoose.model('User', ${schema});`,
+  guard: (schema) => `export const User = mongoose.models.User || mongoose.model('User', ${schema});`,
+};
+if (!strategies[strategy]) throw new Error(`strategy must be one of ${Object.keys(strategies).join(', ')}`);
+
+// About 1 MB of module-scope data per generation, referenced by the model (a static), as real
+// models reference their module's helpers.
+const source = (version) => `import mongoose, { Schema } from 'mongoose';
+const lookup = Array.from({ length: 12000 }, (_, i) => ({ id: i, label: 'item-' + i + '-v${version}' }));
+const schema = new Schema({ name: String, f${version}: String });
+schema.statics.lookup = () => lookup;
+${strategies[strategy]('schema')}
+`;
+
+// Inside the repo, so the project resolves mongoose from our node_modules.
+const benchTmp = join(import.meta.dirname, '.tmp');
+mkdirSync(benchTmp, { recursive: true });
+const root = mkdtempSync(join(benchTmp, `leak-${strategy}-`));
+mkdirSync(join(root, 'models'));
+const file = join(root, 'models', 'user.ts');
+writeFileSync(file, source(0));
+const server = await createServer({
+  root,
+  configFile: false,
+  logLevel: 'silent',
+  appType: 'custom',
+  server: { middlewareMode: true, ws: false, watch: null },
+  plugins: strategy === 'orm-hmr' ? [ormHmr({ memoryLine: false, gc: false })] : [],
+});
+
+async function fullGc() {
+  for (let i = 0; i < 2; i++) {
+    await settle();
+    globalThis.gc();
+    await settle();
+  }
+}
+
+const refs = [];
+const samples = [];
+let applied = 0;
+const start = performance.now();
+for (let version = 0; version <= reloads; version++) {
+  if (version > 0) {
+    writeFileSync(file, source(version));
+    server.moduleGraph.onFileChange(file); // what Vite's watcher does on a save
+  }
+  const { User } = await server.ssrLoadModule(file);
+  if (User.schema.path(`f${version}`)) applied++;
+  refs.push(new WeakRef(User));
+  if (version % 10 === 0) {
+    await fullGc();
+    samples.push({ reload: version, heapUsed: process.memoryUsage().heapUsed });
+  }
+}
+const elapsedMs = performance.now() - start;
+await settled();
+await fullGc();
+// Distinct live models: the guard hands back one model every time.
+const alive = new Set(refs.map((ref) => ref.deref()).filter(Boolean)).size;
+await server.close();
+rmSync(root, { recursive: true, force: true });
+console.log(JSON.stringify({ strategy, reloads, applied: applied - 1, alive, samples, elapsedMs }));
+process.exit(0);

@@ -1,0 +1,83 @@
+// `npm run bench`: runs each benchmark in a fresh process and writes bench/results/latest.md
+// (a table) and bench/results/heap.svg (heap after GC per reload), side by side in one run.
+import { execFileSync } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const here = import.meta.dirname;
+const reloads = Number(process.env.BENCH_RELOADS ?? 100);
+const strategies = ['orm-hmr', 'overwriteModels', 'deleteModel', 'guard'];
+const MB = 1024 * 1024;
+
+const results = strategies.map((strategy) => {
+  process.stderr.write(`leak: ${strategy}, ${reloads} reloads...\n`);
+  const out = execFileSync(process.execPath, ['--expose-gc', join(here, 'leak.js'), strategy, String(reloads)], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').at(-1));
+});
+
+const growth = (r) => r.samples.at(-1).heapUsed - r.samples[0].heapUsed;
+const by = (name) => results.find((r) => r.strategy === name);
+const ours = by('orm-hmr');
+// One generation's size: what each reload leaks under overwriteModels, less what the dev server
+// itself grows by per reload (the guard applies no edit, so its growth is Vite's own).
+const generation = (growth(by('overwriteModels')) - growth(by('guard'))) / reloads;
+const met = growth(ours) <= generation + growth(by('guard'));
+const rows = results.map(
+  (r) => `| ${r.strategy} | ${r.applied}/${r.reloads} | ${r.alive} | ${(growth(r) / MB).toFixed(1)} MB | ${((growth(r) / r.reloads) / 1024).toFixed(0)} KB |`,
+);
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 1024 ** 3).toFixed(0)} GB, Node ${process.version}`;
+const markdown = `# orm-hmr benchmark
+
+Measured ${new Date().toISOString()} on ${machine}.
+
+## Leak: ${reloads} reloads of a Mongoose model module holding about 1 MB
+
+Each strategy in its own process, through a real Vite dev server (\`ssrLoadModule\`), heap after a
+full GC. "Edits applied": reloads whose new schema field was there. "Generations alive": distinct
+model objects still reachable at the end (1 is healthy).
+
+| strategy | edits applied | generations alive | heap growth | per reload |
+| --- | --- | --- | --- | --- |
+${rows.join('\n')}
+
+One generation of this module is about ${(generation / MB).toFixed(2)} MB. Target: orm-hmr's growth over
+${reloads} reloads at most one generation beyond the dev server's own growth (the guard's, which
+applies no edit): ${(growth(ours) / MB).toFixed(1)} MB against ${((generation + growth(by('guard'))) / MB).toFixed(1)} MB, **${met ? 'met' : 'missed'}**.
+The \`overwriteModels\` workaround grows ${(growth(by('overwriteModels')) / Math.max(growth(ours), MB / 10)).toFixed(0)}× as much (orm-hmr counted as at least 0.1 MB), and keeps every generation.
+
+![heap after GC per reload](heap.svg)
+`;
+
+mkdirSync(join(here, 'results'), { recursive: true });
+writeFileSync(join(here, 'results', 'latest.md'), markdown);
+writeFileSync(join(here, 'results', 'heap.svg'), chart(results));
+console.log(markdown);
+
+/** A small self-contained SVG line chart: heap after GC (MB) against reload number. */
+function chart(series) {
+  const width = 640, height = 320, left = 56, right = 150, top = 20, bottom = 40;
+  const colors = ['#1f9d55', '#e3342f', '#f6993f', '#6574cd'];
+  const maxX = reloads;
+  const maxY = Math.max(...series.flatMap((s) => s.samples.map((p) => p.heapUsed / MB))) * 1.1;
+  const x = (v) => left + (v / maxX) * (width - left - right);
+  const y = (v) => top + (1 - v / maxY) * (height - top - bottom);
+  const lines = series.map((s, i) => {
+    const points = s.samples.map((p) => `${x(p.reload).toFixed(1)},${y(p.heapUsed / MB).toFixed(1)}`).join(' ');
+    const last = s.samples.at(-1);
+    return `<polyline fill="none" stroke="${colors[i]}" stroke-width="2" points="${points}"/>` +
+      `<text x="${x(last.reload) + 6}" y="${y(last.heapUsed / MB) + 4}" font-size="12" fill="${colors[i]}">${s.strategy}</text>`;
+  });
+  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => {
+    const v = maxY * f;
+    return `<line x1="${left}" x2="${width - right}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/><text x="${left - 6}" y="${y(v) + 4}" font-size="11" text-anchor="end">${v.toFixed(0)}</text>`;
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">
+<rect width="100%" height="100%" fill="white"/>
+${ticks.join('\n')}
+<text x="14" y="${height / 2}" font-size="12" transform="rotate(-90 14 ${height / 2})" text-anchor="middle">heap after GC (MB)</text>
+<text x="${(left + width - right) / 2}" y="${height - 8}" font-size="12" text-anchor="middle">reload</text>
+${lines.join('\n')}
+</svg>
+`;
+}
