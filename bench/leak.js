@@ -2,10 +2,10 @@
 // a real Vite dev server (ssrLoadModule), measuring heap after a full GC, whether each edit took
 // effect, and how many generations of the model stay alive. Prints one JSON line.
 //   node --expose-gc bench/leak.js <orm-hmr|overwriteModels|deleteModel|guard> [reloads]
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setImmediate as settle } from 'node:timers/promises';
-import { createServer } from 'vite';
+import { benchProject, benchServer } from './dev-server.js';
 import { ormHmr } from '../dist/vite/index.js';
 import { settled } from '../dist/runtime/index.js';
 
@@ -28,21 +28,11 @@ schema.statics.lookup = () => lookup;
 ${strategies[strategy]('schema')}
 `;
 
-// Inside the repo, so the project resolves mongoose from our node_modules.
-const benchTmp = join(import.meta.dirname, '.tmp');
-mkdirSync(benchTmp, { recursive: true });
-const root = mkdtempSync(join(benchTmp, `leak-${strategy}-`));
+const root = benchProject(`leak-${strategy}`);
 mkdirSync(join(root, 'models'));
 const file = join(root, 'models', 'user.ts');
 writeFileSync(file, source(0));
-const server = await createServer({
-  root,
-  configFile: false,
-  logLevel: 'silent',
-  appType: 'custom',
-  server: { middlewareMode: true, ws: false, watch: null },
-  plugins: strategy === 'orm-hmr' ? [ormHmr({ memoryLine: false, gc: false })] : [],
-});
+const server = await benchServer(root, strategy === 'orm-hmr' ? [ormHmr({ memoryLine: false, gc: false })] : []);
 
 async function fullGc() {
   for (let i = 0; i < 2; i++) {

@@ -1,10 +1,11 @@
 // Overhead, one JSON line: bookkeeping per re-evaluated file, transform time per module, dev
 // server cold start with and without the plugin, and what a forced full GC costs at two heap sizes.
 //   node --expose-gc bench/overhead.js
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mongoose from 'mongoose';
-import { createServer, parseAst } from 'vite';
+import { parseAst } from 'vite';
+import { benchProject, benchServer } from './dev-server.js';
 import { configure, enter } from '../dist/runtime/index.js';
 import { transformModule } from '../dist/transform/index.js';
 import { ormHmr } from '../dist/vite/index.js';
@@ -51,28 +52,19 @@ const model = `import mongoose, { Schema } from 'mongoose';\n` + 'const s = new 
 
 // 3. Dev server cold start: create the server and load an app of 30 modules, 6 of them models.
 async function coldStart(withPlugin) {
-  const tmp = join(import.meta.dirname, '.tmp');
-  mkdirSync(tmp, { recursive: true });
-  const root = mkdtempSync(join(tmp, 'cold-'));
+  const root = benchProject('cold');
   const imports = [];
   for (let i = 0; i < 30; i++) {
     const isModel = i % 5 === 0;
     const code = isModel
       ? `import mongoose, { Schema } from 'mongoose';\nexport const M${i} = mongoose.models.Cold${i} ?? mongoose.model('Cold${i}', new Schema({ n: String }));\n`
-      : `export const v${i} = ${i};\n`.repeat(20).replace(/export const v(\d+) = \d+;\n/g, (_, n, off) => `export const v${n}_${off} = ${n};\n`);
+      : Array.from({ length: 20 }, (_, j) => `export const v${i}_${j} = ${i * j};\n`).join('');
     writeFileSync(join(root, `m${i}.ts`), code);
     imports.push(`import * as m${i} from './m${i}.ts';`);
   }
   writeFileSync(join(root, 'app.ts'), `${imports.join('\n')}\nexport const size = ${30};\n`);
   const start = performance.now();
-  const server = await createServer({
-    root,
-    configFile: false,
-    logLevel: 'silent',
-    appType: 'custom',
-    server: { middlewareMode: true, ws: false, watch: null },
-    plugins: withPlugin ? [ormHmr({ memoryLine: false })] : [],
-  });
+  const server = await benchServer(root, withPlugin ? [ormHmr({ memoryLine: false })] : []);
   await server.ssrLoadModule(join(root, 'app.ts'));
   const elapsed = performance.now() - start;
   await server.close();
