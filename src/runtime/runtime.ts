@@ -105,6 +105,11 @@ export class Runtime {
     else this.adapters.push(adapter);
   }
 
+  /** Packages the adapters handle: what marks a module as one to wrap. */
+  packages(): string[] {
+    return this.adapters.flatMap((adapter) => [...(adapter.packages ?? [])]);
+  }
+
   /** Called in a reload batch's report, after measuring. Returns the unsubscribe. */
   onReport(listener: (record: ReloadRecord) => void): () => void {
     this.#listeners.add(listener);

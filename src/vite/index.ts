@@ -1,6 +1,3 @@
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseAst, type Logger as ViteLogger, type Plugin } from 'vite';
 import pc from 'picocolors';
 import { getRuntime } from '../runtime/hook.ts';
@@ -9,15 +6,12 @@ import { resolveOptions, type OrmHmrOptions } from '../options.ts';
 import { applySettings } from '../runtime/settings.ts';
 import { mentionsPattern } from '../transform/detect.ts';
 import { createSelector, toPortable } from '../transform/filter.ts';
+import { packageDir, runtimePath } from '../transform/paths.ts';
 import { transformModule } from '../transform/index.ts';
 import type { Node } from '../transform/top-level-await.ts';
 
 export type { OrmHmrOptions } from '../options.ts';
 
-const here = dirname(fileURLToPath(import.meta.url));
-/** The runtime next to this file: `dist/runtime/index.js` when installed, `src/runtime/index.ts` in this repo. */
-const runtimeFile = ['index.js', 'index.ts'].map((f) => join(here, '..', 'runtime', f)).find((f) => existsSync(f))!;
-const packageDir = join(here, '..');
 
 /**
  * Hot reload for ORM models in Vite's dev server. Wraps server-side modules that import a
@@ -45,13 +39,13 @@ export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
     },
     transform: {
       // Vite 6.3+ skips the call for modules that cannot match; older versions call the handler, which checks again.
-      filter: resolved.include === undefined ? { code: mentionsPattern(runtime.adapters.flatMap((a) => a.packages ?? [])) } : undefined,
+      filter: resolved.include === undefined ? { code: mentionsPattern(runtime.packages()) } : undefined,
       handler(code, id, opts) {
         const consumer = (this as { environment?: { config: { consumer?: string } } }).environment?.config.consumer;
         if (consumer ? consumer !== 'server' : !opts?.ssr) return null;
         return transformModule(code, id, {
-          runtime: runtimeFile,
-          packages: runtime.adapters.flatMap((adapter) => adapter.packages ?? []),
+          runtime: runtimePath,
+          packages: runtime.packages(),
           selected,
           parse: (source) => parseAst(source) as unknown as Node,
         });

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Compiler, RuleSetRule } from 'webpack';
@@ -8,15 +7,13 @@ import { defaultExclude, resolveOptions, type OrmHmrOptions, type ResolvedOption
 import { applySettings } from '../runtime/settings.ts';
 import { scriptRE } from '../transform/detect.ts';
 import { toPortable } from '../transform/filter.ts';
+import { packageDir, runtimePath } from '../transform/paths.ts';
 import type { LoaderOptions } from './loader.ts';
 
 export type { OrmHmrOptions } from '../options.ts';
 
-const here = dirname(fileURLToPath(import.meta.url));
-/** Our own files: the loader shim and the runtime the injected code imports. */
-export const loaderPath: string = join(here, 'loader-cjs.cjs');
-export const runtimePath: string = ['index.js', 'index.ts'].map((f) => join(here, '..', 'runtime', f)).find((f) => existsSync(f))!;
-export const packageDir: string = join(here, '..');
+/** The loader shim webpack and Turbopack load with require(). */
+export const loaderPath: string = join(dirname(fileURLToPath(import.meta.url)), 'loader-cjs.cjs');
 
 export interface OrmHmrWebpackOptions extends OrmHmrOptions {
   /**
@@ -72,7 +69,7 @@ export function loaderOptions(resolved: ResolvedOptions, root: string): LoaderOp
   return JSON.parse(
     JSON.stringify({
       runtime: runtimePath,
-      packages: getRuntime().adapters.flatMap((adapter) => [...(adapter.packages ?? [])]),
+      packages: getRuntime().packages(),
       root,
       packageDir,
       include: toPortable(resolved.include),
