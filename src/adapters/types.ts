@@ -53,6 +53,12 @@ export interface Entry {
    * (arrays, Sets), and only while the container still holds this very value.
    */
   remove?(): () => void;
+  /**
+   * Called once the entry is gone for good: its file evaluated again successfully (or was deleted)
+   * and did not put it back. Close a connection here, not in `remove` (the new evaluation may still
+   * throw and need it back). Return what was done, for the memory line: `closed` or `reused`.
+   */
+  release?(): 'closed' | 'reused' | void;
 }
 
 /** Declares an adapter; the identity function, there for types and for symmetry with the built-ins. */

@@ -32,6 +32,42 @@ export interface ReloadRecord {
   gcRounds: number;
   /** Live generations of each model after GC; 1 is healthy. */
   alive: Record<string, number>;
+  /** Live evaluations of each tracked file after GC (its scope, closures, classes); 1 is healthy. */
+  generations: Record<string, number>;
+  /** Registrations an adapter closed or reused when their file re-evaluated (connections, clients). */
+  released: { adapter: string; name: string; action: 'closed' | 'reused' }[];
+  /** Timers, listeners, servers and sockets started while a tracked file evaluated, still live now. */
+  sideEffects: SideEffectCount[];
+  /** `ok`, or `leak` once a warning was given; `unknown` without a forced GC. */
+  verdict: 'ok' | 'leak' | 'unknown';
+  /** Leak warnings given at this reload (each leak is warned about once). */
+  warnings: LeakWarning[];
+  /** With `trace`: the shortest strong path from a GC root to an old generation, one step per item. */
+  retainerPath?: string[];
+}
+
+export type SideEffectKind = 'setInterval' | 'setTimeout' | 'listener' | 'server' | 'socket';
+
+export interface SideEffectCount {
+  kind: SideEffectKind;
+  /** The file that was evaluating when it started. */
+  file: string;
+  /** How many are live now. */
+  count: number;
+  /** What it is on, for listeners: `process 'exit'`. */
+  target?: string;
+}
+
+export interface LeakWarning {
+  /** What piles up: old generations of a model or file, a side effect, or the heap itself. */
+  kind: 'generations' | 'side-effect' | 'heap';
+  /** The model, file or `heap`. */
+  subject: string;
+  /** The file to look at, when known. */
+  file?: string;
+  /** Growth per reload: generations, side effects, or bytes for `heap`. */
+  perReload: number;
+  message: string;
 }
 
 /** Appends one record as one line; the folder is created on first use. */
