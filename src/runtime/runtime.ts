@@ -417,6 +417,11 @@ export class Runtime {
       gcMs: round(collected.gcMs, 2),
       gcRounds: collected.rounds,
       alive,
+      generations: {},
+      released: [],
+      sideEffects: [],
+      verdict: collected.collected ? 'ok' : 'unknown',
+      warnings: [],
     };
     this.#lastHeap = memory.heapUsed;
     if (this.options.memoryLine) this.#log('info', formatMemoryLine(record));
