@@ -4,6 +4,8 @@ export class ReloadBatch {
   readonly failed = new Set<string>();
   /** `adapter:name` to its parts, in first-purged order. */
   readonly purged = new Map<string, { adapter: string; name: string }>();
+  /** Entries adapters closed or reused once their file's previous generation was dropped. */
+  readonly released = new Map<string, { adapter: string; name: string; action: 'closed' | 'reused' }>();
   purgeMs = 0;
   /** False while the batch holds only first evaluations (start-up), which are not reloads. */
   isReload = false;
@@ -15,6 +17,10 @@ export class ReloadBatch {
     for (const { adapter, label } of purged) {
       if (label !== undefined) this.purged.set(`${adapter}:${label}`, { adapter, name: label });
     }
+  }
+
+  release(adapter: string, name: string, action: 'closed' | 'reused'): void {
+    this.released.set(`${action}|${adapter}:${name}`, { adapter, name, action });
   }
 
   failedOn(file: string, ms: number): void {

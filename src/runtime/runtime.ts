@@ -179,6 +179,7 @@ export class Runtime {
     const start = performance.now();
     const purged = record.current?.entries ?? [];
     this.#purge(record);
+    this.#release(purged, []);
     this.records.delete(id);
     this.#batch.evaluated(this.#file(id), purged, performance.now() - start, true);
     this.#schedule();
@@ -206,6 +207,7 @@ export class Runtime {
       this.owners.set(entry, { record, entry });
     }
     record.current = { number: evaluation.number, entries: fresh, unload: evaluation.unload };
+    this.#release(purged, fresh);
     for (const adapter of this.adapters) {
       if (!adapter.committed) continue;
       try {
@@ -319,6 +321,20 @@ export class Runtime {
     return purged;
   }
 
+  /** The previous generation is gone for good: let adapters close what the new one did not take back. */
+  #release(purged: OwnedEntry[], fresh: OwnedEntry[]): void {
+    const kept = new Set(fresh.map((entry) => entry.value));
+    for (const entry of purged) {
+      if (!entry.release || kept.has(entry.value)) continue;
+      try {
+        const action = entry.release();
+        if (action) this.#batch.release(entry.adapter, entry.label ?? describeValue(entry.value), action);
+      } catch (error) {
+        this.#warnOnce(`release|${entry.adapter}`, `adapter ${entry.adapter} failed to release ${entry.label ?? 'an entry'}: ${describe(error)}`);
+      }
+    }
+  }
+
   #snapshot(): SlotMap<unknown> {
     const snapshot = new SlotMap<unknown>();
     for (const entry of this.#list()) if (!snapshot.has(entry)) snapshot.set(entry, entry.value);
@@ -418,7 +434,7 @@ export class Runtime {
       gcRounds: collected.rounds,
       alive,
       generations: {},
-      released: [],
+      released: [...batch.released.values()],
       sideEffects: [],
       verdict: collected.collected ? 'ok' : 'unknown',
       warnings: [],
@@ -494,6 +510,12 @@ function labels(entries: OwnedEntry[]): string[] {
 
 function describeKind(entry: OwnedEntry): string {
   return entry.track ? 'model' : 'entry';
+}
+
+/** A name for an unlabelled entry: its class (`MongoClient`). */
+function describeValue(value: unknown): string {
+  const name = (value as { constructor?: { name?: string } } | null)?.constructor?.name;
+  return name || typeof value;
 }
 
 function describe(error: unknown): string {
