@@ -1,3 +1,4 @@
+import { builtinAdapterNames, isBuiltinAdapterName, type BuiltinAdapterName } from './adapters/builtin.ts';
 import type { Adapter } from './adapters/types.ts';
 
 /** Globs (resolved against the project root) or regular expressions. */
@@ -42,10 +43,24 @@ export interface OrmHmrOptions {
    */
   settleMs?: number;
   /**
-   * Adapters of your own (see `defineAdapter`), used besides the built-in ones.
-   * @default []
+   * The adapters to use, exactly: names of built-in ones and adapters of your own (see
+   * `defineAdapter`). By default every built-in adapter, each inert until a module imports its ORM.
+   * @default builtinAdapterNames (every built-in adapter)
+   * @example ['mongoose', myBusAdapter]
    */
-  adapters?: Adapter[];
+  adapters?: (BuiltinAdapterName | Adapter)[];
+  /**
+   * Stop the timers, listeners, servers and sockets a model file's top level started, right
+   * before it evaluates again. Off by default: clearing them could surprise code that expects them.
+   * @default false
+   */
+  undoSideEffects?: boolean;
+  /**
+   * After how many reloads an old generation still alive after GC (or side effects piling up)
+   * is a leak worth one warning.
+   * @default 3
+   */
+  leakAfter?: number;
 }
 
 export interface ResolvedOptions {
@@ -55,7 +70,10 @@ export interface ResolvedOptions {
   gc: boolean | undefined;
   memoryLine: boolean;
   settleMs: number | undefined;
-  adapters: Adapter[];
+  /** Undefined: the default set (or the one the environment chose). */
+  adapters: (BuiltinAdapterName | Adapter)[] | undefined;
+  undoSideEffects: boolean | undefined;
+  leakAfter: number | undefined;
 }
 
 export const defaultExclude: RegExp = /[\\/]node_modules[\\/]/;
@@ -76,7 +94,14 @@ export function resolveOptions(options: OrmHmrOptions = {}): ResolvedOptions {
   check('gc', typeof options.gc === 'boolean', 'a boolean');
   check('memoryLine', typeof options.memoryLine === 'boolean', 'a boolean');
   check('settleMs', typeof options.settleMs === 'number' && options.settleMs >= 0, 'a number of milliseconds (>= 0)');
-  check('adapters', Array.isArray(options.adapters), 'an array of adapters (see defineAdapter)');
+  check(
+    'adapters',
+    Array.isArray(options.adapters) &&
+      options.adapters.every((a) => isBuiltinAdapterName(a) || (typeof a === 'object' && a !== null && typeof a.entries === 'function')),
+    `an array of built-in adapter names (${builtinAdapterNames.join(', ')}) and adapters (see defineAdapter)`,
+  );
+  check('undoSideEffects', typeof options.undoSideEffects === 'boolean', 'a boolean');
+  check('leakAfter', Number.isInteger(options.leakAfter) && options.leakAfter! >= 1, 'a whole number of reloads (>= 1)');
   return {
     include: options.include,
     exclude: options.exclude ?? defaultExclude,
@@ -84,6 +109,8 @@ export function resolveOptions(options: OrmHmrOptions = {}): ResolvedOptions {
     gc: options.gc,
     memoryLine: options.memoryLine ?? true,
     settleMs: options.settleMs,
-    adapters: options.adapters ?? [],
+    adapters: options.adapters,
+    undoSideEffects: options.undoSideEffects,
+    leakAfter: options.leakAfter,
   };
 }

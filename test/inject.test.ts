@@ -13,7 +13,7 @@ describe('injected code', () => {
     expect(esm).toMatchInlineSnapshot(`
       {
         "epilogue": "
-      ;__orm_hmr__.commit();
+      ;__orm_hmr__.commit(() => __orm_hmr__);
       ",
         "prologue": "import * as __orm_hmr_runtime__ from "/pkg/dist/runtime/index.js";import * as __orm_hmr_import_0__ from "mongoose";const __orm_hmr__ = __orm_hmr_runtime__.enter("/app/models/user.ts", { imports: { "mongoose": __orm_hmr_import_0__ }, async: false });",
       }
@@ -30,7 +30,7 @@ describe('injected code', () => {
     const lines = out.code.split('\n');
     expect(lines[1]).toBe(`export const User = mongoose.model('User', new mongoose.Schema({}));`);
     expect(lines[0]!.endsWith(`import mongoose from 'mongoose';`)).toBe(true);
-    expect(out.code.trimEnd().endsWith(';__orm_hmr__.commit();')).toBe(true);
+    expect(out.code.trimEnd().endsWith(';__orm_hmr__.commit(() => __orm_hmr__);')).toBe(true);
     expect(out.map.sources).toEqual(['/m.ts']);
     expect(out.map.mappings.split(';')[1]).not.toBe('');
   });

@@ -27,15 +27,16 @@ export class GenerationCounter {
     list.push({ ref: new WeakRef(value), generation, file, server });
   }
 
-  /** Live generations per label, dropping labels with none left. */
-  count(): Record<string, number> {
+  /** Live generations per label, dropping labels with none left; only those of dev server `server` on, if given. */
+  count(server = 0): Record<string, number> {
     const alive: Record<string, number> = {};
     for (const [label, list] of this.#byLabel) {
       const live = list.filter((tracked) => tracked.ref.deref() !== undefined);
       if (live.length === 0) this.#byLabel.delete(label);
       else {
         this.#byLabel.set(label, live);
-        alive[label] = live.length;
+        const counted = server > 0 ? live.filter((tracked) => tracked.server >= server).length : live.length;
+        if (counted > 0) alive[label] = counted;
       }
     }
     return alive;

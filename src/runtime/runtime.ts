@@ -1,8 +1,10 @@
 import { isAbsolute, relative, sep } from 'node:path';
 import type { Adapter, AdapterContext } from '../adapters/types.ts';
-import { mongooseAdapter } from '../adapters/mongoose.ts';
+import { builtinAdapterNames, isBuiltinAdapterName, toAdapters, type BuiltinAdapterName } from '../adapters/builtin.ts';
 import { collectGarbage } from '../ledger/gc.ts';
 import { GenerationCounter } from '../ledger/generations.ts';
+import { SideEffects } from '../ledger/side-effects.ts';
+import { LeakDetector } from '../ledger/verdict.ts';
 import { formatMemoryLine } from '../ledger/format.ts';
 import { appendReport, type ReloadRecord } from '../ledger/report.ts';
 import { ReloadBatch } from './batch.ts';
@@ -22,12 +24,17 @@ export interface RuntimeOptions {
   settleMs: number;
   /** Print the memory line after each reload batch. @default true */
   memoryLine: boolean;
+  /** Stop the timers, listeners, servers and sockets a file's top level started, before it evaluates again. @default false */
+  undoSideEffects: boolean;
+  /** Reloads after which an old generation still alive (or side effects piling up) is reported as a leak. @default 3 */
+  leakAfter: number;
   logger: Logger;
 }
 
 /** What `enter()` hands back to the module; the epilogue calls `commit()`. */
 export interface EvaluationHandle {
-  commit(): void;
+  /** `scope` is a closure over the module's top level; the runtime never calls or keeps it. */
+  commit(scope?: () => unknown): void;
 }
 
 export interface EnterOptions {
@@ -45,12 +52,22 @@ const NOOP_HANDLE: EvaluationHandle = { commit() {} };
  */
 export class Runtime {
   options: RuntimeOptions;
+  /** The settings this process started with (from the environment): what an unset plugin option means. */
+  readonly defaults: Readonly<RuntimeOptions>;
   readonly adapters: Adapter[] = [];
   /** Every tracked module by id. Records stay until their file is deleted; they hold only the live generation. */
   readonly records = new Map<string, ModuleRecord>();
   /** Which record's live generation holds each entry. */
   readonly owners = new SlotMap<{ record: ModuleRecord; entry: OwnedEntry }>();
   readonly generations = new GenerationCounter();
+  /** Live evaluations of each file's module scope, by file. */
+  readonly scopes = new GenerationCounter();
+  /** Timers, listeners, servers and sockets started by tracked files' top level. */
+  readonly sideEffects = new SideEffects(() => {
+    const evaluation = this.#evaluating.at(-1);
+    return evaluation && { file: this.#file(evaluation.record.id), generation: evaluation.number };
+  });
+  #detector = new LeakDetector();
   /** Evaluations between prologue and epilogue, innermost last. */
   readonly #evaluating: Evaluation[] = [];
   /** Adapters we already tried to require from a module's folder (by adapter name). */
@@ -78,16 +95,23 @@ export class Runtime {
       gc: env.ORM_HMR_GC !== '0',
       settleMs: Number(env.ORM_HMR_SETTLE_MS) >= 0 && env.ORM_HMR_SETTLE_MS ? Number(env.ORM_HMR_SETTLE_MS) : 100,
       memoryLine: env.ORM_HMR_MEMORY_LINE !== '0',
+      undoSideEffects: env.ORM_HMR_UNDO_SIDE_EFFECTS === '1',
+      leakAfter: Number(env.ORM_HMR_LEAK_AFTER) >= 1 ? Number(env.ORM_HMR_LEAK_AFTER) : 3,
       logger: consoleLogger(),
     };
+    this.defaults = { ...this.options };
     this.#context = { conflict: (label) => this.#conflict(label) };
-    this.use(mongooseAdapter());
+    this.#detector = new LeakDetector(this.options.leakAfter);
+    // A forked app gets the plugin's choice of built-in adapters through the environment.
+    const chosen = env.ORM_HMR_ADAPTERS?.split(',').filter(isBuiltinAdapterName);
+    this.adapters.push(...toAdapters(chosen ?? builtinAdapterNames));
   }
 
   configure(options: Partial<RuntimeOptions>): void {
     for (const [key, value] of Object.entries(options)) {
       if (value !== undefined) (this.options as unknown as Record<string, unknown>)[key] = value;
     }
+    if (options.leakAfter !== undefined && options.leakAfter !== this.#detector.after) this.#detector = new LeakDetector(options.leakAfter);
   }
 
   /** Starts reload numbering and heap deltas afresh: a new dev server in this process. */
@@ -96,6 +120,14 @@ export class Runtime {
     this.#reloads = 0;
     this.#firstHeap = undefined;
     this.#lastHeap = undefined;
+    this.#detector = new LeakDetector(this.options.leakAfter);
+  }
+
+  /** Uses exactly these adapters (the `adapters` option): built-in names or adapter objects. */
+  chooseAdapters(chosen: readonly (BuiltinAdapterName | Adapter)[]): void {
+    const adapters = toAdapters(chosen);
+    this.adapters.splice(0, this.adapters.length);
+    for (const adapter of adapters) this.use(adapter);
   }
 
   /** Adds an adapter; one with the same name replaces the old one. */
@@ -141,6 +173,7 @@ export class Runtime {
       bookkeepingMs: 0,
     };
     record.pending = evaluation;
+    if (this.#evaluating.length === 0) this.sideEffects.watch();
     this.#evaluating.push(evaluation);
     // Without top-level await the body runs in this very job: if the epilogue has not run by the
     // next microtask, the body threw. (The module's own rejection is queued after this check.)
@@ -153,13 +186,14 @@ export class Runtime {
     // The module keeps this handle in its scope for as long as it lives: it must not keep the
     // evaluation (and through it the previous generation) once committed.
     let open: Evaluation | undefined = evaluation;
-    return {
+    const handle: EvaluationHandle = {
       commit: () => {
         const committing = open;
         open = undefined;
-        if (committing) this.#commit(committing);
+        if (committing) this.#commit(committing, handle);
       },
     };
+    return handle;
   }
 
   /** Zeitwerk's on_unload: `callback` runs right before the file that is evaluating now evaluates again. */
@@ -195,7 +229,11 @@ export class Runtime {
     return this.#flushing;
   }
 
-  #commit(evaluation: Evaluation): void {
+  /**
+   * `handle` lives in the module's scope (the epilogue's closure makes V8 keep it in the module's
+   * context): while it is alive, so is that evaluation's scope, so it counts the file's generations.
+   */
+  #commit(evaluation: Evaluation, handle: EvaluationHandle): void {
     const { record } = evaluation;
     if (record.pending !== evaluation) return;
     const start = performance.now();
@@ -222,6 +260,7 @@ export class Runtime {
     for (const entry of fresh) {
       if (entry.track && entry.label !== undefined) this.generations.track(entry.label, entry.value, file, evaluation.number, this.#servers);
     }
+    this.scopes.track(file, handle, file, evaluation.number, this.#servers);
     evaluation.bookkeepingMs += performance.now() - start;
     this.#batch.evaluated(file, purged, evaluation.bookkeepingMs, evaluation.number > 1);
     debug(() => `${file} generation ${evaluation.number}: ${fresh.length} entries (${labels(fresh).join(', ')}), purged ${purged.length}`);
@@ -302,6 +341,10 @@ export class Runtime {
    */
   #purge(record: ModuleRecord): (() => void)[] {
     runCallbacks(record.current?.unload ?? [], (error) => this.#log('error', `onUnload callback of ${this.#file(record.id)} threw: ${describe(error)}`));
+    if (this.options.undoSideEffects) {
+      const undone = this.sideEffects.undo(this.#file(record.id), Infinity);
+      if (undone > 0) debug(() => `${this.#file(record.id)}: stopped ${undone} side effects of its previous generations`);
+    }
     const undo: (() => void)[] = [];
     for (const entry of record.current?.entries ?? []) {
       undo.push(removeEntry(entry));
@@ -314,6 +357,7 @@ export class Runtime {
   #finish(evaluation: Evaluation): OwnedEntry[] {
     const index = this.#evaluating.lastIndexOf(evaluation);
     if (index >= 0) this.#evaluating.splice(index, 1);
+    if (this.#evaluating.length === 0) this.sideEffects.unwatch();
     const purged = evaluation.purged;
     evaluation.before = new SlotMap();
     evaluation.purged = [];
@@ -399,20 +443,22 @@ export class Runtime {
     const batch = this.#batch;
     this.#batch = new ReloadBatch();
     if (!batch.isReload) return undefined;
-    let alive = this.generations.count();
+    const count = () => ({ models: this.generations.count(), files: this.scopes.count() });
+    let alive = count();
     // Another full GC helps only while the last one still freed old generations: stop when every
-    // model is down to one, or when a round changed nothing (something holds them; say so, don't
-    // keep blocking the event loop).
+    // model and file is down to one, or when a round changed nothing (something holds them; say
+    // so, don't keep blocking the event loop).
     const collected = await collectGarbage(
       () => {
         const previous = JSON.stringify(alive);
-        alive = this.generations.count();
-        return Object.values(alive).every((n) => n <= 1) || JSON.stringify(alive) === previous;
+        alive = count();
+        return [alive.models, alive.files].every((c) => Object.values(c).every((n) => n <= 1)) || JSON.stringify(alive) === previous;
       },
       4,
       this.options.gc,
     );
-    if (!collected.collected) alive = this.generations.count();
+    if (!collected.collected) alive = count();
+    const sideEffects = this.sideEffects.count();
     const memory = process.memoryUsage();
     const reload = ++this.#reloads;
     this.#firstHeap ??= memory.heapUsed;
@@ -432,16 +478,29 @@ export class Runtime {
       gc: collected.collected,
       gcMs: round(collected.gcMs, 2),
       gcRounds: collected.rounds,
-      alive,
-      generations: {},
+      alive: alive.models,
+      generations: alive.files,
       released: [...batch.released.values()],
-      sideEffects: [],
-      verdict: collected.collected ? 'ok' : 'unknown',
+      sideEffects,
+      verdict: 'unknown',
       warnings: [],
     };
+    if (collected.collected) {
+      record.warnings = this.#detector.observe({
+        reload,
+        heapUsed: memory.heapUsed,
+        files: record.files,
+        alive: this.generations.count(this.#servers),
+        modelFiles: Object.fromEntries(Object.keys(alive.models).map((name) => [name, this.generations.describe(name).at(-1)?.file ?? name])),
+        generations: this.scopes.count(this.#servers),
+        sideEffects: sideEffects.map((effect) => ({ effect, generations: this.sideEffects.generationsOf(effect) })),
+      });
+      record.verdict = this.#detector.leaking ? 'leak' : 'ok';
+    }
     this.#lastHeap = memory.heapUsed;
     if (this.options.memoryLine) this.#log('info', formatMemoryLine(record));
-    if (collected.collected) this.#explainOldGenerations(alive);
+    for (const warning of record.warnings) this.#log('warn', warning.message);
+    if (collected.collected) this.#explainOldGenerations(alive.models);
     const report = this.options.report;
     if (report) {
       const path = isAbsolute(report) ? report : `${this.options.root}/${report}`;

@@ -10,14 +10,30 @@ import type { Logger } from './log.ts';
  */
 export function applySettings(resolved: ResolvedOptions, root: string, logger?: Logger): void {
   const runtime = getRuntime();
-  for (const adapter of resolved.adapters) runtime.use(adapter);
-  const report = resolved.report ? (isAbsolute(resolved.report) ? resolved.report : resolve(root, resolved.report)) : undefined;
-  runtime.configure({ root, logger, report, gc: resolved.gc, settleMs: resolved.settleMs, memoryLine: resolved.memoryLine });
+  if (resolved.adapters) runtime.chooseAdapters(resolved.adapters);
+  // Unset options mean the defaults, not what a previous dev server in this process was given.
+  const { defaults } = runtime;
+  const report = resolved.report ? (isAbsolute(resolved.report) ? resolved.report : resolve(root, resolved.report)) : resolved.report ?? defaults.report;
+  const settings = {
+    root,
+    report,
+    gc: resolved.gc ?? defaults.gc,
+    settleMs: resolved.settleMs ?? defaults.settleMs,
+    memoryLine: resolved.memoryLine,
+    undoSideEffects: resolved.undoSideEffects ?? defaults.undoSideEffects,
+    leakAfter: resolved.leakAfter ?? defaults.leakAfter,
+  };
+  runtime.configure({ ...settings, logger });
   setEnv('ORM_HMR_ROOT', root);
-  setEnv('ORM_HMR_REPORT', report);
-  setEnv('ORM_HMR_GC', resolved.gc === undefined ? undefined : resolved.gc ? '1' : '0');
-  setEnv('ORM_HMR_SETTLE_MS', resolved.settleMs === undefined ? undefined : String(resolved.settleMs));
-  setEnv('ORM_HMR_MEMORY_LINE', resolved.memoryLine ? undefined : '0');
+  setEnv('ORM_HMR_REPORT', report || '');
+  setEnv('ORM_HMR_GC', settings.gc ? '1' : '0');
+  setEnv('ORM_HMR_SETTLE_MS', String(settings.settleMs));
+  setEnv('ORM_HMR_MEMORY_LINE', settings.memoryLine ? '1' : '0');
+  setEnv('ORM_HMR_UNDO_SIDE_EFFECTS', settings.undoSideEffects ? '1' : '0');
+  setEnv('ORM_HMR_LEAK_AFTER', String(settings.leakAfter));
+  // Adapter objects cannot cross a process boundary: a forked app gets the built-in names and
+  // registers its own adapters with useAdapter().
+  setEnv('ORM_HMR_ADAPTERS', resolved.adapters?.filter((a) => typeof a === 'string').join(','));
 }
 
 function setEnv(name: string, value: string | undefined): void {

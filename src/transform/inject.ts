@@ -31,7 +31,9 @@ export function injectedCode(options: InjectOptions): { prologue: string; epilog
     load(RUNTIME, options.runtime) +
     namespaces.map(([name, specifier]) => load(name, specifier)).join('') +
     `const ${HANDLE} = ${RUNTIME}.enter(${JSON.stringify(options.id)}, { imports: { ${imports} }, async: ${options.async} });`;
-  const epilogue = `\n;${HANDLE}.commit();\n`;
+  // The closure is never called: it makes V8 keep the handle in the module's scope, so the
+  // runtime can tell, through a WeakRef, whether that scope is still alive.
+  const epilogue = `\n;${HANDLE}.commit(() => ${HANDLE});\n`;
   return { prologue, epilogue };
 }
 

@@ -1,0 +1,24 @@
+import { mongooseAdapter } from './mongoose.ts';
+import type { Adapter } from './types.ts';
+
+/**
+ * The adapters orm-hmr ships, by name. All are on by default: each stays inert until a tracked
+ * module imports its package, so an ORM that is not installed costs nothing.
+ */
+export const builtinAdapters = {
+  mongoose: mongooseAdapter,
+} satisfies Record<string, () => Adapter>;
+
+export type BuiltinAdapterName = keyof typeof builtinAdapters;
+
+/** Names of the built-in adapters, in the order they list entries. */
+export const builtinAdapterNames = Object.keys(builtinAdapters) as BuiltinAdapterName[];
+
+export function isBuiltinAdapterName(name: unknown): name is BuiltinAdapterName {
+  return typeof name === 'string' && Object.hasOwn(builtinAdapters, name);
+}
+
+/** Built-in names become fresh adapters; adapter objects pass through. */
+export function toAdapters(chosen: readonly (BuiltinAdapterName | Adapter)[]): Adapter[] {
+  return chosen.map((item) => (typeof item === 'string' ? builtinAdapters[item]() : item));
+}

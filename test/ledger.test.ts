@@ -1,0 +1,135 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { onReport, settled, type ReloadRecord } from '../dist/runtime/index.js';
+import { userModel } from './helpers/fixtures.ts';
+import { Project, startVite, until, type Dev } from './helpers/project.ts';
+
+// Deliberately leaky model files, and clean ones: the ledger must name the first and stay quiet
+// about the second. Each reload is one save, measured once the batch settles.
+
+let counter = 0;
+
+/** A model file whose top level starts an interval that captures a big array: one more per reload. */
+const intervalModel = (p: string, v: number) => `import mongoose, { Schema } from 'mongoose';
+const big = Array.from({ length: 40_000 }, (_, i) => ({ i, v: ${v} }));
+setInterval(() => big.length, 60_000).unref();
+export const version = ${v};
+export const Cache = mongoose.model('${p}Cache', new Schema({ k: String }));
+`;
+
+/** Adds a listener on process per reload. */
+const listenerModel = (p: string, v: number) => `import mongoose, { Schema } from 'mongoose';
+const seen = [];
+process.on('orm-hmr-test-${p}', (x) => seen.push(x));
+export const version = ${v};
+export const Audit = mongoose.model('${p}Audit', new Schema({ k: String }));
+`;
+
+/** Keeps every generation of its model in a user-level cache. */
+const cachedModel = (p: string, v: number) => `import mongoose, { Schema } from 'mongoose';
+export const version = ${v};
+export const Tag = mongoose.model('${p}Tag', new Schema({ k: String, v${v}: String }));
+(globalThis.__ormHmrTestCache ??= []).push(Tag);
+`;
+
+describe('memory ledger', () => {
+  let project: Project;
+  let dev: Dev;
+  let records: ReloadRecord[];
+  let unsubscribe: () => void;
+
+  afterEach(async () => {
+    unsubscribe?.();
+    await dev?.close();
+    project?.remove();
+  });
+
+  async function open(file: string, source: (p: string, v: number) => string, options = {}) {
+    const p = `L${++counter}`;
+    project = new Project('ledger', { [file]: source(p, 1) });
+    dev = await startVite(project, { mode: 'runner', options });
+    records = [];
+    unsubscribe = onReport((record) => records.push(record));
+    expect((await dev.load(file)).version).toBe(1);
+    return {
+      /** Saves version `v`, waits for it to be live and for its batch to be measured. */
+      async reload(v: number) {
+        await dev.edit(file, source(p, v));
+        await until(async () => (await dev.load(file)).version === v, 10_000, `version ${v}`);
+        await until(async () => (await settled(), records.at(-1)?.files.includes(file)), 10_000, `reload ${v} measured`);
+        return records.at(-1)!;
+      },
+      p,
+    };
+  }
+
+  const warningsOf = () => records.flatMap((r) => r.warnings);
+  const warnLines = () => dev.logs.filter((line) => line.includes('leaks on reload') || line.includes('heap grows'));
+
+  it('names a module-scope interval that piles up, once, with what it holds', async () => {
+    const { reload } = await open('models/cache.ts', intervalModel);
+    for (let v = 2; v <= 6; v++) await reload(v);
+    const last = records.at(-1)!;
+    const timers = last.sideEffects.find((e) => e.kind === 'setInterval' && e.file === 'models/cache.ts');
+    expect(timers?.count).toBe(6);
+    // Each old interval's closure keeps its generation's module scope (and its array) alive.
+    expect(last.generations['models/cache.ts']).toBe(6);
+    expect(last.verdict).toBe('leak');
+    const warnings = warningsOf();
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ kind: 'side-effect', file: 'models/cache.ts', perReload: 1 });
+    expect(warnings[0]!.message).toMatch(/models\/cache\.ts leaks on reload: started \d setInterval timers, one per reload/);
+    expect(warnings[0]!.message).toContain('undoSideEffects');
+    expect(warnLines()).toHaveLength(1);
+    // Reported at the reload where old generations had piled up for `leakAfter` (3) reloads.
+    expect(records.findIndex((r) => r.warnings.length > 0)).toBe(2);
+  });
+
+  it('with undoSideEffects, stops the previous generation\'s interval and stays quiet', async () => {
+    const { reload } = await open('models/cache.ts', intervalModel, { undoSideEffects: true });
+    for (let v = 2; v <= 6; v++) await reload(v);
+    const last = records.at(-1)!;
+    expect(last.sideEffects.find((e) => e.kind === 'setInterval')?.count).toBe(1);
+    expect(last.generations['models/cache.ts'] ?? 0).toBeLessThanOrEqual(1);
+    expect(warningsOf()).toEqual([]);
+    expect(last.verdict).toBe('ok');
+  });
+
+  it('names a process listener added on every reload', async () => {
+    const { reload, p } = await open('models/audit.ts', listenerModel);
+    for (let v = 2; v <= 5; v++) await reload(v);
+    const listeners = records.at(-1)!.sideEffects.find((e) => e.kind === 'listener');
+    expect(listeners).toMatchObject({ file: 'models/audit.ts', count: 5, target: `process 'orm-hmr-test-${p}'` });
+    expect(process.listenerCount(`orm-hmr-test-${p}`)).toBe(5);
+    const warnings = warningsOf();
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.message).toContain(`added 4 listeners on process 'orm-hmr-test-${p}', one per reload`);
+    process.removeAllListeners(`orm-hmr-test-${p}`);
+  });
+
+  it('names a model that a user-level cache keeps, with its file', async () => {
+    const { reload, p } = await open('models/tag.ts', cachedModel);
+    for (let v = 2; v <= 5; v++) await reload(v);
+    expect(records.at(-1)!.alive[`${p}Tag`]).toBe(5);
+    const warnings = warningsOf();
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ kind: 'generations', subject: `${p}Tag`, file: 'models/tag.ts', perReload: 1 });
+    expect(warnings[0]!.message).toContain(`generations of model ${p}Tag alive after GC, one more per reload`);
+    expect(warnings[0]!.message).toContain('trace');
+    delete (globalThis as { __ormHmrTestCache?: unknown }).__ormHmrTestCache;
+  });
+
+  it('stays quiet over 50 reloads of a clean model file', async () => {
+    const { reload } = await open('models/user.ts', (p, v) => `${userModel(p, v)}export const version = ${v};\n`);
+    for (let v = 2; v <= 51; v++) await reload(v);
+    expect(records.length).toBeGreaterThanOrEqual(50);
+    expect(warningsOf()).toEqual([]);
+    expect(warnLines()).toEqual([]);
+    expect(records.every((r) => r.verdict === 'ok')).toBe(true);
+    const last = records.at(-1)!;
+    expect(Object.values(last.alive).every((n) => n === 1)).toBe(true);
+    expect(last.generations['models/user.ts'] ?? 0).toBeLessThanOrEqual(1);
+    expect(last.sideEffects.filter((e) => e.file === 'models/user.ts')).toEqual([]);
+    const growth = (last.heapUsed - records[0]!.heapUsed) / (records.length - 1);
+    console.log(`clean: heap ${(growth / 1024).toFixed(1)} KB per reload over ${records.length} reloads`);
+  });
+});
