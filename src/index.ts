@@ -2,6 +2,8 @@
 export { defineAdapter } from './adapters/types.ts';
 export type { Adapter, AdapterContext, Entry } from './adapters/types.ts';
 export { mongooseAdapter } from './adapters/mongoose.ts';
+export { typegooseAdapter } from './adapters/typegoose.ts';
+export { builtinAdapterNames, type BuiltinAdapterName } from './adapters/builtin.ts';
 export { onUnload, useAdapter } from './runtime/index.ts';
-export type { ReloadRecord } from './ledger/report.ts';
+export type { LeakWarning, ReloadRecord, SideEffectCount, SideEffectKind } from './ledger/report.ts';
 export type { OrmHmrOptions } from './options.ts';

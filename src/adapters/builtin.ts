@@ -1,4 +1,5 @@
 import { mongooseAdapter } from './mongoose.ts';
+import { typegooseAdapter } from './typegoose.ts';
 import type { Adapter } from './types.ts';
 
 /**
@@ -7,6 +8,7 @@ import type { Adapter } from './types.ts';
  */
 export const builtinAdapters = {
   mongoose: mongooseAdapter,
+  typegoose: typegooseAdapter,
 } satisfies Record<string, () => Adapter>;
 
 export type BuiltinAdapterName = keyof typeof builtinAdapters;

@@ -33,6 +33,12 @@ export interface AdapterContext {
    * live generation already holds. The runtime warns once, naming both files.
    */
   conflict(label: string): void;
+  /**
+   * Requires `specifier` from the folder of the module being evaluated (Node's resolution), for
+   * adapters that need a package's internals beside its public namespace. Undefined where there is
+   * no file path or no `node:module` (browsers, virtual modules).
+   */
+  require?(specifier: string): unknown;
 }
 
 /** One thing held by a registry. */

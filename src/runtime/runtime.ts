@@ -54,6 +54,8 @@ export class Runtime {
   options: RuntimeOptions;
   /** The settings this process started with (from the environment): what an unset plugin option means. */
   readonly defaults: Readonly<RuntimeOptions>;
+  /** The built-in adapters this process starts with: all, or those a parent process chose. */
+  readonly defaultAdapters: readonly BuiltinAdapterName[];
   readonly adapters: Adapter[] = [];
   /** Every tracked module by id. Records stay until their file is deleted; they hold only the live generation. */
   readonly records = new Map<string, ModuleRecord>();
@@ -103,8 +105,8 @@ export class Runtime {
     this.#context = { conflict: (label) => this.#conflict(label) };
     this.#detector = new LeakDetector(this.options.leakAfter);
     // A forked app gets the plugin's choice of built-in adapters through the environment.
-    const chosen = env.ORM_HMR_ADAPTERS?.split(',').filter(isBuiltinAdapterName);
-    this.adapters.push(...toAdapters(chosen ?? builtinAdapterNames));
+    this.defaultAdapters = env.ORM_HMR_ADAPTERS?.split(',').filter(isBuiltinAdapterName) ?? builtinAdapterNames;
+    this.adapters.push(...toAdapters(this.defaultAdapters));
   }
 
   configure(options: Partial<RuntimeOptions>): void {
@@ -125,7 +127,8 @@ export class Runtime {
 
   /** Uses exactly these adapters (the `adapters` option): built-in names or adapter objects. */
   chooseAdapters(chosen: readonly (BuiltinAdapterName | Adapter)[]): void {
-    const adapters = toAdapters(chosen);
+    // A built-in one already running keeps what it found (the app's ORM instances).
+    const adapters = chosen.map((item) => (typeof item === 'string' && this.adapters.find((a) => a.name === item)) || toAdapters([item])[0]!);
     this.adapters.splice(0, this.adapters.length);
     for (const adapter of adapters) this.use(adapter);
   }
@@ -403,28 +406,43 @@ export class Runtime {
 
   /** Hands adapters the packages the module imports; falls back to requiring them from its folder. */
   #attach(id: string, imports: Record<string, unknown>): void {
-    for (const adapter of this.adapters) {
-      if (!adapter.attach) continue;
-      for (const [specifier, namespace] of Object.entries(imports)) {
-        if (adapter.packages?.some((p) => specifier === p || specifier.startsWith(p + '/'))) {
-          adapter.attach(namespace, specifier, this.#context);
-        }
-      }
-      if (adapter.attached?.() === false && !this.#required.has(adapter.name) && isAbsolute(id)) {
-        this.#required.add(adapter.name);
+    let require: NodeJS.Require | undefined;
+    const requireFrom = () => {
+      if (!require && isAbsolute(id)) {
         // Through getBuiltinModule: a bundler that sees `createRequire(...)` in our code (webpack
         // does) replaces it, and the fallback silently finds nothing.
         const moduleApi = globalThis.process?.getBuiltinModule?.('node:module') as typeof import('node:module') | undefined;
-        if (!moduleApi) continue;
-        const require = moduleApi.createRequire(id);
+        require = moduleApi?.createRequire(id);
+      }
+      return require;
+    };
+    const context: AdapterContext = { ...this.#context, require: (specifier) => requireFrom()?.(specifier) };
+    for (const adapter of this.adapters) {
+      if (!adapter.attach) continue;
+      for (const [specifier, namespace] of Object.entries(imports)) {
+        if (adapter.packages?.some((p) => specifier === p || specifier.startsWith(p + '/'))) this.#attachTo(adapter, namespace, specifier, context);
+      }
+      if (adapter.attached?.() === false && !this.#required.has(adapter.name) && requireFrom()) {
+        this.#required.add(adapter.name);
         for (const pkg of adapter.packages ?? []) {
+          let namespace: unknown;
           try {
-            adapter.attach(require(pkg), pkg, this.#context);
+            namespace = requireFrom()!(pkg);
           } catch {
-            // Not installed where this module lives: this adapter has nothing to do.
+            continue; // Not installed where this module lives: this adapter has nothing to do.
           }
+          this.#attachTo(adapter, namespace, pkg, context);
         }
       }
+    }
+  }
+
+  /** An adapter that fails must not break the user's module: it says so once and sits this one out. */
+  #attachTo(adapter: Adapter, namespace: unknown, specifier: string, context: AdapterContext): void {
+    try {
+      adapter.attach!(namespace, specifier, context);
+    } catch (error) {
+      this.#warnOnce(`attach|${adapter.name}`, `adapter ${adapter.name} failed to attach to ${specifier}: ${describe(error)}`);
     }
   }
 

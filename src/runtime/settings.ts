@@ -10,7 +10,7 @@ import type { Logger } from './log.ts';
  */
 export function applySettings(resolved: ResolvedOptions, root: string, logger?: Logger): void {
   const runtime = getRuntime();
-  if (resolved.adapters) runtime.chooseAdapters(resolved.adapters);
+  runtime.chooseAdapters(resolved.adapters ?? runtime.defaultAdapters);
   // Unset options mean the defaults, not what a previous dev server in this process was given.
   const { defaults } = runtime;
   const report = resolved.report ? (isAbsolute(resolved.report) ? resolved.report : resolve(root, resolved.report)) : resolved.report ?? defaults.report;
@@ -33,7 +33,7 @@ export function applySettings(resolved: ResolvedOptions, root: string, logger?: 
   setEnv('ORM_HMR_LEAK_AFTER', String(settings.leakAfter));
   // Adapter objects cannot cross a process boundary: a forked app gets the built-in names and
   // registers its own adapters with useAdapter().
-  setEnv('ORM_HMR_ADAPTERS', resolved.adapters?.filter((a) => typeof a === 'string').join(','));
+  setEnv('ORM_HMR_ADAPTERS', (resolved.adapters ?? runtime.defaultAdapters).filter((a) => typeof a === 'string').join(','));
 }
 
 function setEnv(name: string, value: string | undefined): void {

@@ -21,7 +21,7 @@ export type { OrmHmrOptions } from '../options.ts';
 export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
   const resolved = resolveOptions(options);
   const runtime = getRuntime();
-  if (resolved.adapters) runtime.chooseAdapters(resolved.adapters);
+  runtime.chooseAdapters(resolved.adapters ?? runtime.defaultAdapters);
   let selected: (file: string) => boolean | undefined = () => undefined;
   // Loggers of the dev servers this plugin object serves, by their resolved config. On a restart
   // with an inline config Vite reuses this very plugin object: the old server closes after the

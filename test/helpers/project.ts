@@ -8,9 +8,10 @@ const tmp = join(import.meta.dirname, '..', '.tmp');
 /** A throwaway project under test/.tmp (inside the repo, so `mongoose` resolves from our node_modules). */
 export class Project {
   readonly root: string;
-  constructor(name: string, files: Record<string, string> = {}) {
-    mkdirSync(tmp, { recursive: true });
-    this.root = mkdtempSync(join(tmp, `${name}-`));
+  /** `base`: where the project lives; its packages resolve from there up (default test/.tmp). */
+  constructor(name: string, files: Record<string, string> = {}, base = tmp) {
+    mkdirSync(base, { recursive: true });
+    this.root = mkdtempSync(join(base, `${name}-`));
     for (const [file, content] of Object.entries(files)) this.write(file, content);
   }
   path(file: string): string {
