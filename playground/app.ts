@@ -4,6 +4,7 @@ import { connect } from './db.ts';
 import { Click } from './models/click.ts';
 import { Event } from './models/event.ts';
 import { Post } from './models/post.ts';
+import { Stat, cachedStats } from './models/stats.ts';
 import { User } from './models/user.ts';
 
 type Handler = (body: Record<string, unknown>, url: URL) => Promise<unknown>;
@@ -15,6 +16,7 @@ const routes: Record<string, Handler> = {
   'GET /api/posts': async () => Post.find().sort({ _id: -1 }).limit(20).populate('author'),
   'POST /api/posts': async (body) => Post.create(body),
   'GET /api/events': async () => Event.find().sort({ _id: -1 }).limit(20),
+  'GET /api/stats': async () => ({ cached: cachedStats(), count: await Stat.countDocuments() }),
   'POST /api/clicks': async (body) => Click.create(body),
   'GET /api/models': async () =>
     Object.fromEntries(mongoose.modelNames().map((name) => [name, fieldsOf(mongoose.model(name))])),
