@@ -9,7 +9,10 @@ import { OrmHmrPlugin } from '../dist/webpack/index.js';
 import { startDatabase } from '../db/ferretdb.js';
 
 const require = createRequire(import.meta.url);
-const here = dirname(fileURLToPath(import.meta.url));
+// PLAYGROUND_DIR: a copy of the playground to serve instead (the benchmark edits a copy).
+const here = process.env.PLAYGROUND_DIR ?? dirname(fileURLToPath(import.meta.url));
+// How often the app checks for updates (NestJS's recipe polls; webpack/hot/poll's own default is 1 s).
+const pollMs = Number(process.env.HOT_POLL_MS ?? 1000);
 const database = await startDatabase({ dir: join(here, '.data'), database: 'playground' });
 console.log(`[playground] database ${database.embedded ? '(embedded FerretDB) ' : ''}ready`);
 
@@ -18,13 +21,13 @@ const compiler = webpack({
   mode: 'development',
   target: 'node',
   devtool: 'source-map',
-  entry: [`${require.resolve('webpack/hot/poll')}?1000`, './webpack-entry.ts'],
+  entry: [`${require.resolve('webpack/hot/poll')}?${pollMs}`, './server.ts'],
   output: { path: join(here, '.data', 'webpack'), filename: 'server.cjs', hotUpdateChunkFilename: '[id].[fullhash].hot-update.cjs', library: { type: 'commonjs2' } },
   resolve: { extensions: ['.ts', '.js'] },
   module: { rules: [{ test: /\.ts$/, exclude: /node_modules/, use: join(here, 'ts-loader.cjs') }] },
   externalsPresets: { node: true },
   externals: { mongoose: 'commonjs mongoose' },
-  plugins: [new webpack.HotModuleReplacementPlugin(), new OrmHmrPlugin({ report: '.data/orm-hmr-webpack.jsonl' })],
+  plugins: [new webpack.HotModuleReplacementPlugin(), new OrmHmrPlugin({ report: join(here, '.data', 'orm-hmr-webpack.jsonl') })],
   infrastructureLogging: { level: 'info' },
 });
 

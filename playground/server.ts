@@ -2,11 +2,12 @@
 import http from 'node:http';
 import { handle } from './app.ts';
 
-// The same app as under Vite, as a webpack server build: the HTTP server stays up and accepts
-// updates of the app below it (webpack/hot/poll checks for them every second).
+// The same app as under Vite, as a plain Node server: `npm run dev:webpack` builds it with webpack's
+// server HMR (the HTTP server stays up and accepts updates of the app below it), and
+// the benchmark also runs it under `tsx watch`, which restarts the process on every save.
 const port = Number(process.env.PORT ?? 5174);
 http.createServer((req, res) => void handle(req, res)).listen(port, () => {
-  console.log(`[playground] webpack server HMR on http://localhost:${port}/api/users`);
+  console.log(`[playground] listening on http://localhost:${port}/api/users`);
 });
 
 if (import.meta.webpackHot) {
