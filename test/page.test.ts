@@ -210,7 +210,8 @@ describe('the page on its own', () => {
       warnings: [{ kind: 'generations', subject: 'User', file: 'models/user.ts', perReload: 1, message: `User piles up ${hostile}` }],
       retainerPath: ['(GC roots)', 'Timeout', '_onTimeout', 'User'],
     }));
-    emit(record(4));
+    // Not a report field: never served.
+    emit(record(4, { uri: 'mongodb://ada:secret@db.local/app' } as Partial<ReloadRecord>));
     await until(async () => (await tab.locator('#chart .point').count()) === 3, 5_000, 'three points');
 
     // The latest record wins for current state; history tables keep record 3's events.
@@ -236,6 +237,9 @@ describe('the page on its own', () => {
 
     const served = (await (await fetch(`${origin}/__orm-hmr/records.json`)).json()) as ReloadRecord[];
     expect(served.map((r) => r.reload)).toEqual([3, 4, 5]);
+    expect(JSON.stringify(served)).not.toContain('secret');
+    const head = await fetch(`${origin}/__orm-hmr/events`, { method: 'HEAD' });
+    expect([head.status, head.headers.get('content-type'), page!.clients]).toEqual([200, 'text/event-stream; charset=utf-8', 1]);
     await tab.close();
   });
 

@@ -76,6 +76,7 @@ export function createPage(runtime: ReportSource, { limit = 500, keepAliveMs = 1
       // Reverse proxies (nginx) would otherwise buffer the stream.
       'X-Accel-Buffering': 'no',
     });
+    if (req.method === 'HEAD') return void res.end();
     // History first, in the same job as the subscription: no record can fall in between.
     send(res, `retry: 2000\nevent: history\ndata: ${JSON.stringify({ limit, records: history.list() })}\n\n`);
     clients.add(res);
