@@ -1,5 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -54,7 +55,8 @@ async function listenVite(project: Project, vite: ViteName) {
     root: project.root,
     configFile: false,
     customLogger,
-    server: { host: '127.0.0.1', port: 0, strictPort: true, ws: false, watch: { usePolling: false } } as object,
+    // A fixed port, so that a restart listens where the page reconnects.
+    server: { host: '127.0.0.1', port: await freePort(), strictPort: true, ws: false, watch: { usePolling: false } } as object,
     appType: 'custom',
     plugins: [ormHmr({ settleMs: 30 })],
   });
@@ -71,6 +73,14 @@ async function listenVite(project: Project, vite: ViteName) {
 }
 
 let counter = 0;
+
+async function freePort(): Promise<number> {
+  const probe = createNetServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
 
 for (const vite of ['vite', 'vite7', 'vite6'] as const) {
   describe(`the ledger page on ${vite}`, () => {
@@ -130,6 +140,15 @@ for (const vite of ['vite', 'vite7', 'vite6'] as const) {
       // Only our own endpoints, and no CSP violation (which would mean something tried to load).
       expect(requests.filter((url) => !url.startsWith('data:')).sort()).toEqual([`${origin}/__orm-hmr`, `${origin}/__orm-hmr/events`]);
       expect(errors).toEqual([]);
+
+      // An in-place restart (what a config change does): the old server's stream ends, the page
+      // reconnects to the new server on the same port and shows its history, which starts afresh.
+      await server.restart();
+      await until(async () => (await tab.locator('#chart .point').count()) === 0, 10_000, "the new server's history");
+      await until(async () => (await tab.locator('#status').textContent()) === 'live', 10_000, 'the page to reconnect');
+      await saveUntil(project, 'models/user.ts', userModel(p, 5), async () => Object.keys((await load()).User.schema.paths).includes('f5'));
+      await until(async () => (await tab.locator('#chart .point').getAttribute('data-reload')) === '1', 10_000, 'reload #1 of the new server');
+      await expect(tab.evaluate(() => (globalThis as { marker?: number }).marker)).resolves.toBe(1);
       await tab.close();
     });
   });
