@@ -81,7 +81,8 @@ export function createPage(runtime: ReportSource, { limit = 500, keepAliveMs = 1
     send(res, `retry: 2000\nevent: history\ndata: ${JSON.stringify({ limit, records: history.list() })}\n\n`);
     clients.add(res);
     keepAlive ??= setInterval(() => broadcast(': keep-alive\n\n'), keepAliveMs).unref();
-    req.on('close', () => drop(res));
+    // The response closes when the client goes away (or we end it).
+    res.on('close', () => drop(res));
   }
 
   return {
