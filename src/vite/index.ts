@@ -1,4 +1,4 @@
-import { parseAst, type Logger as ViteLogger, type Plugin } from 'vite';
+import { parseAst, type Logger as ViteLogger, type Plugin, type ViteDevServer } from 'vite';
 import pc from 'picocolors';
 import { getRuntime } from '../runtime/hook.ts';
 import { consoleLogger, type Logger } from '../runtime/log.ts';
@@ -9,6 +9,7 @@ import { createSelector, toPortable } from '../transform/filter.ts';
 import { packageDir, runtimePath } from '../transform/paths.ts';
 import { transformModule } from '../transform/index.ts';
 import type { Node } from '../transform/top-level-await.ts';
+import { createPage, PAGE_PATH, type LedgerPage } from './page.ts';
 
 export type { OrmHmrOptions } from '../options.ts';
 
@@ -27,6 +28,8 @@ export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
   // with an inline config Vite reuses this very plugin object: the old server closes after the
   // new one is configured, so each server must only undo its own settings.
   const loggers = new Map<object, Logger>();
+  // The ledger page of each of those servers, closed with it (same reason).
+  const pages = new Map<object, LedgerPage>();
 
   const transform: Plugin = {
     name: 'orm-hmr:transform',
@@ -66,10 +69,20 @@ export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
       // A deleted file never evaluates again: drop what it registered now.
       devServer.watcher.on('unlink', (file) => runtime.unload(file));
       loggers.set(devServer.config, logger);
+      // After restartLedger: the page's history starts with this server, as its reload numbers do.
+      const page = createPage(runtime);
+      pages.set(devServer.config, page);
+      devServer.middlewares.use(page.handle);
+      announcePage(devServer);
     },
     // Vite calls it when the dev server closes: report the last batch here, not into the next server's log.
     async closeBundle() {
       const config = (this as { environment?: { getTopLevelConfig?: () => object } }).environment?.getTopLevelConfig?.();
+      // Ends the page's event streams, which would otherwise hold a middleware-mode server open.
+      if (config) {
+        pages.get(config)?.close();
+        pages.delete(config);
+      }
       const logger = config && loggers.get(config);
       if (!logger) return;
       loggers.delete(config);
@@ -90,5 +103,22 @@ function viteLogger(logger: ViteLogger): Logger {
     info: (message) => logger.info(`${tag} ${message}`, { timestamp: true }),
     warn: (message) => logger.warnOnce(`${tag} ${pc.yellow(message)}`, { timestamp: true }),
     error: (message) => logger.error(`${tag} ${pc.red(message)}`, { timestamp: true }),
+  };
+}
+
+/**
+ * The page's URL under Vite's own, once per server. Vite knows its URLs only after it listens and
+ * prints them through `printUrls()` (the CLI calls it; middleware mode has none), so we print
+ * right after it, as vite-plugin-inspect does.
+ */
+function announcePage(devServer: ViteDevServer): void {
+  const printUrls = devServer.printUrls;
+  let announced = false;
+  devServer.printUrls = () => {
+    printUrls.call(devServer);
+    const url = devServer.resolvedUrls?.local[0] ?? devServer.resolvedUrls?.network[0];
+    if (announced || !url) return;
+    announced = true;
+    devServer.config.logger.info(`  ${pc.green('➜')}  ${pc.bold('orm-hmr')}: ${pc.cyan(new URL(PAGE_PATH, url).href)}`);
   };
 }
