@@ -80,6 +80,11 @@ describe('memory ledger', () => {
     expect(warnings[0]!.message).toMatch(/models\/cache\.ts leaks on reload: started \d setInterval timers, one per reload/);
     expect(warnings[0]!.message).toContain('undoSideEffects');
     expect(warnLines()).toHaveLength(1);
+    // The memory line draws the climb: one bar per reload, the last one the highest.
+    const trend = dev.logs.filter((line) => line.includes('reload #')).at(-1)!.match(/heap [\d.]+ MB ([▁▂▃▄▅▆▇█]+) \(/)?.[1];
+    expect(trend).toHaveLength(5);
+    expect(trend!.at(-1)).toBe('█');
+    expect(trend![0]).toBe('▁');
     // Reported at the reload where old generations had piled up for `leakAfter` (3) reloads.
     expect(records.findIndex((r) => r.warnings.length > 0)).toBe(2);
   });

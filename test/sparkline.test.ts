@@ -31,14 +31,14 @@ describe('sparkline', () => {
 
 describe('heapSparkline', () => {
   it('is flat for GC noise and climbs for a leak', () => {
-    const noise = [25, 25.02, 24.99, 25.01].map((mb) => ({ heapUsed: mb * MB }));
+    const noise = [25, 25.02, 24.99, 25.01].map((mb) => mb * MB);
     expect(heapSparkline(noise)).toBe('▁▁▁▁');
-    const leak = [25, 26.3, 27.6, 28.9, 30.2].map((mb) => ({ heapUsed: mb * MB }));
+    const leak = [25, 26.3, 27.6, 28.9, 30.2].map((mb) => mb * MB);
     expect(heapSparkline(leak)).toBe('▁▃▅▆█');
   });
 
   it('shows the last reloads only', () => {
-    const records = Array.from({ length: 40 }, (_, i) => ({ heapUsed: i * MB }));
+    const records = Array.from({ length: 40 }, (_, i) => i * MB);
     expect(heapSparkline(records, 8)).toHaveLength(8);
     expect(heapSparkline(records)).toHaveLength(16);
   });

@@ -1,5 +1,6 @@
 import pc from 'picocolors';
 import type { ReloadRecord } from './report.ts';
+import { heapSparkline } from './sparkline.ts';
 
 const MB = 1024 * 1024;
 
@@ -24,9 +25,9 @@ function list(items: string[]): string {
 
 /**
  * The memory line, one per reload batch, e.g.
- * `reload #3 models/user.ts · purged mongoose:User (0.21 ms) · heap 41.2 MB (+0.02 MB, +0.40 MB since #1) · rss 180 MB · alive User 1 · gc 21 ms`
+ * `reload #3 models/user.ts · purged mongoose:User (0.21 ms) · heap 41.2 MB ▁▁▁ (+0.02 MB, +0.40 MB since #1) · rss 180 MB · alive User 1 · gc 21 ms`
  */
-export function formatMemoryLine(record: ReloadRecord, colors = pc.isColorSupported): string {
+export function formatMemoryLine(record: ReloadRecord, colors = pc.isColorSupported, heapHistory: readonly number[] = []): string {
   const c = pc.createColors(colors);
   const parts: string[] = [];
   parts.push(`${c.bold(`reload #${record.reload}`)} ${list(record.files)}`);
@@ -37,7 +38,8 @@ export function formatMemoryLine(record: ReloadRecord, colors = pc.isColorSuppor
   const delta = record.heapDelta;
   const deltaText = delta > 2 * MB ? c.yellow(formatBytes(delta, true)) : formatBytes(delta, true);
   const since = record.reload > 1 ? `, ${formatBytes(record.heapDeltaFromFirst, true)} since #1` : '';
-  parts.push(`heap ${formatBytes(record.heapUsed)} (${deltaText}${since})`);
+  const trend = heapHistory.length > 1 ? ` ${heapSparkline(heapHistory)}` : '';
+  parts.push(`heap ${formatBytes(record.heapUsed)}${trend} (${deltaText}${since})`);
   parts.push(`rss ${formatBytes(record.rss)}`);
   parts.push(formatAlive(record, c));
   parts.push(record.gc ? `gc ${formatMs(record.gcMs)}` : c.dim('no GC, counts may include garbage'));

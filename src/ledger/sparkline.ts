@@ -1,5 +1,3 @@
-import type { ReloadRecord } from './report.ts';
-
 const BARS = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
 export interface SparklineOptions {
@@ -36,7 +34,7 @@ export function sparkline(values: readonly number[], { width = 16, minSpan = 0 }
 /** GC noise on a healthy heap is tens of kB: below 1 MB of change the line stays flat. */
 const HEAP_MIN_SPAN = 1024 * 1024;
 
-/** Heap after GC over the last `width` reloads, e.g. `▁▁▂▃▅▆` for a leak, `▁▁▁▁▁` when healthy. */
-export function heapSparkline(records: readonly Pick<ReloadRecord, 'heapUsed'>[], width = 16): string {
-  return sparkline(records.map((record) => record.heapUsed), { width, minSpan: HEAP_MIN_SPAN });
+/** Heap after GC (bytes) over the last `width` reloads, e.g. `▁▁▂▃▅▆` for a leak, `▁▁▁▁▁` when healthy. */
+export function heapSparkline(heaps: readonly number[], width = 16): string {
+  return sparkline(heaps, { width, minSpan: HEAP_MIN_SPAN });
 }

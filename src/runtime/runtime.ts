@@ -82,6 +82,8 @@ export class Runtime {
   /** Dev servers started in this process (a config change restarts Vite's server in place). */
   #servers = 1;
   #firstHeap: number | undefined;
+  /** Heap after GC of the last reloads, for the memory line's sparkline. */
+  #heaps: number[] = [];
   #lastHeap: number | undefined;
   /** Resolves when the batch being measured has been reported (tests and tools wait on it). */
   #flushing: Promise<ReloadRecord | undefined> = Promise.resolve(undefined);
@@ -122,6 +124,7 @@ export class Runtime {
     this.#reloads = 0;
     this.#firstHeap = undefined;
     this.#lastHeap = undefined;
+    this.#heaps = [];
     this.#detector = new LeakDetector(this.options.leakAfter);
   }
 
@@ -516,7 +519,8 @@ export class Runtime {
       record.verdict = this.#detector.leaking ? 'leak' : 'ok';
     }
     this.#lastHeap = memory.heapUsed;
-    if (this.options.memoryLine) this.#log('info', formatMemoryLine(record));
+    if (collected.collected) this.#heaps = [...this.#heaps.slice(-15), memory.heapUsed];
+    if (this.options.memoryLine) this.#log('info', formatMemoryLine(record, undefined, this.#heaps));
     for (const warning of record.warnings) this.#log('warn', warning.message);
     if (collected.collected) this.#explainOldGenerations(alive.models);
     const report = this.options.report;
