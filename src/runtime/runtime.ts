@@ -80,7 +80,7 @@ export class Runtime {
       memoryLine: env.ORM_HMR_MEMORY_LINE !== '0',
       logger: consoleLogger(),
     };
-    this.#context = { conflict: (label) => this.#conflict(label) };
+    this.#context = { conflict: (label) => this.#conflict(label), warn: (message) => this.#log('warn', message) };
     this.use(mongooseAdapter());
   }
 
@@ -220,7 +220,7 @@ export class Runtime {
     record.failures = 0;
     const file = this.#file(record.id);
     for (const entry of fresh) {
-      if (entry.track && entry.label !== undefined) this.generations.track(entry.label, entry.value, file, evaluation.number, this.#servers);
+      if (entry.track && entry.label !== undefined) this.generations.track(entry.label, entry.trackedValue ?? entry.value, file, evaluation.number, this.#servers);
     }
     evaluation.bookkeepingMs += performance.now() - start;
     this.#batch.evaluated(file, purged, evaluation.bookkeepingMs, evaluation.number > 1);
