@@ -2,6 +2,7 @@
 export { defineAdapter } from './adapters/types.ts';
 export type { Adapter, AdapterContext, Entry } from './adapters/types.ts';
 export { mongooseAdapter } from './adapters/mongoose.ts';
+export { typeormAdapter } from './adapters/typeorm.ts';
 export { onUnload, useAdapter } from './runtime/index.ts';
 export type { ReloadRecord } from './ledger/report.ts';
 export type { OrmHmrOptions } from './options.ts';

@@ -1,6 +1,7 @@
 import { isAbsolute, relative, sep } from 'node:path';
 import type { Adapter, AdapterContext } from '../adapters/types.ts';
 import { mongooseAdapter } from '../adapters/mongoose.ts';
+import { typeormAdapter } from '../adapters/typeorm.ts';
 import { collectGarbage } from '../ledger/gc.ts';
 import { GenerationCounter } from '../ledger/generations.ts';
 import { formatMemoryLine } from '../ledger/format.ts';
@@ -82,6 +83,7 @@ export class Runtime {
     };
     this.#context = { conflict: (label) => this.#conflict(label), warn: (message) => this.#log('warn', message) };
     this.use(mongooseAdapter());
+    this.use(typeormAdapter());
   }
 
   configure(options: Partial<RuntimeOptions>): void {
