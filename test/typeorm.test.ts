@@ -5,7 +5,7 @@ import { onReport, settled } from '../dist/runtime/index.js';
 import type { ReloadRecord } from '../dist/runtime/index.js';
 import { Project, startVite, until, type Dev } from './helpers/project.ts';
 import { countAlive } from './helpers/scenarios.ts';
-import { app, decoratorsTsconfig, entity, moduleDataSource, singletonDataSource } from './helpers/typeorm-fixtures.ts';
+import { app, decoratorsTsconfig, entity, moduleDataSource, mongoApp, mongoDataSource, mongoEntity, singletonDataSource } from './helpers/typeorm-fixtures.ts';
 
 let counter = 0;
 
@@ -53,6 +53,32 @@ describe('typeorm on better-sqlite3, vite ssrLoadModule', () => {
       return loaded.Entity.version === String(version) && loaded;
     }, 20_000, `generation ${version}`);
   }
+
+  it('on the MongoDB driver (FerretDB), the live DataSource uses an edited entity on the next request', async () => {
+    const { name, file } = await open((name) => ({
+      [`entities/${name.toLowerCase()}.ts`]: mongoEntity(name, 1),
+      'db.ts': mongoDataSource(`__typeorm_${name}`, inject('mongoUri'), name),
+      'app.ts': mongoApp(name),
+    }));
+    let loaded = await request(1);
+    expect((await loaded.handle({ name: 'ada' })).name).toBe('ada');
+    const { dataSource } = loaded;
+    try {
+      for (let version = 2; version <= 3; version++) {
+        await dev!.edit(file, mongoEntity(name, version, [`c${version}`]));
+        loaded = await request(version);
+        expect(loaded.dataSource).toBe(dataSource);
+        const row = await loaded.handle({ name: `v${version}`, [`c${version}`]: `value ${version}` });
+        expect(row).toBeInstanceOf(loaded.Entity);
+        expect(row[`c${version}`]).toBe(`value ${version}`);
+        const raw = await dataSource.mongoManager.getMongoRepository(loaded.Entity).findOneBy({ _id: row._id });
+        expect(raw[`c${version}`]).toBe(`value ${version}`);
+      }
+      expect(argsOf(name).tables).toHaveLength(1);
+    } finally {
+      await dataSource.destroy();
+    }
+  });
 
   it('the live DataSource uses an edited entity on the next request: new column written and read', async () => {
     const { name, file, database } = await open((name, database) => ({

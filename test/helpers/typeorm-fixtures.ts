@@ -52,3 +52,43 @@ export async function handle(fields: Record<string, string>) {
 }
 `;
 }
+
+/** A MongoDB entity: an ObjectId key and a field per entry of `columns`. */
+export function mongoEntity(name: string, version: number | string, columns: string[] = []): string {
+  return `import { Column, Entity, ObjectIdColumn } from 'typeorm';
+import type { ObjectId } from 'mongodb';
+
+@Entity(${JSON.stringify(name.toLowerCase())})
+export class ${name} {
+  static version = ${JSON.stringify(String(version))};
+  @ObjectIdColumn() _id!: ObjectId;
+  @Column('string') name!: string;
+${columns.map((column) => `  @Column('string') ${column}!: string;`).join('\n')}
+}
+`;
+}
+
+/** The singleton DataSource, on TypeORM's MongoDB driver. */
+export function mongoDataSource(key: string, url: string, entityName: string): string {
+  return `import { DataSource } from 'typeorm';
+import { ${entityName} } from './entities/${entityName.toLowerCase()}.ts';
+
+const slot = globalThis as { ${key}?: DataSource };
+export const dataSource = (slot.${key} ??= new DataSource({ type: 'mongodb', url: ${JSON.stringify(url)}, entities: [${entityName}] }));
+if (!dataSource.isInitialized) await dataSource.initialize();
+`;
+}
+
+/** The request handler on the MongoDB DataSource. */
+export function mongoApp(entityName: string): string {
+  return `import { dataSource } from './db.ts';
+import { ${entityName} } from './entities/${entityName.toLowerCase()}.ts';
+
+export { ${entityName} as Entity, dataSource };
+export async function handle(fields: Record<string, string>) {
+  const repository = dataSource.getMongoRepository(${entityName});
+  const saved = await repository.save(repository.create(fields));
+  return repository.findOneByOrFail({ _id: saved._id });
+}
+`;
+}
