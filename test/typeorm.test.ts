@@ -28,7 +28,7 @@ function argsOf(name: string) {
   return { tables: storage.tables.filter(isTarget), columns: storage.columns.filter(isTarget).map((c) => c.propertyName) };
 }
 
-describe('typeorm on better-sqlite3, vite ssrLoadModule', () => {
+describe('typeorm through Vite ssrLoadModule (SQLite via better-sqlite3, and MongoDB)', () => {
   let project: Project | undefined;
   let dev: Dev | undefined;
   afterEach(async () => {
