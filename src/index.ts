@@ -4,6 +4,7 @@ export type { Adapter, AdapterContext, Entry } from './adapters/types.ts';
 export { mongooseAdapter } from './adapters/mongoose.ts';
 export { typegooseAdapter } from './adapters/typegoose.ts';
 export { builtinAdapterNames, type BuiltinAdapterName } from './adapters/builtin.ts';
+export { typeormAdapter } from './adapters/typeorm.ts';
 export { onUnload, useAdapter } from './runtime/index.ts';
 export type { LeakWarning, ReloadRecord, SideEffectCount, SideEffectKind } from './ledger/report.ts';
 export type { OrmHmrOptions } from './options.ts';

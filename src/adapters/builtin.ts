@@ -1,5 +1,6 @@
 import { mongooseAdapter } from './mongoose.ts';
 import { typegooseAdapter } from './typegoose.ts';
+import { typeormAdapter } from './typeorm.ts';
 import type { Adapter } from './types.ts';
 
 /**
@@ -9,6 +10,7 @@ import type { Adapter } from './types.ts';
 export const builtinAdapters = {
   mongoose: mongooseAdapter,
   typegoose: typegooseAdapter,
+  typeorm: typeormAdapter,
 } satisfies Record<string, () => Adapter>;
 
 export type BuiltinAdapterName = keyof typeof builtinAdapters;

@@ -39,6 +39,8 @@ export interface AdapterContext {
    * no file path or no `node:module` (browsers, virtual modules).
    */
   require?(specifier: string): unknown;
+  /** Print a warning in the dev server's log (for work an adapter finishes after an evaluation, off its path). */
+  warn(message: string): void;
 }
 
 /** One thing held by a registry. */
@@ -51,8 +53,13 @@ export interface Entry {
   value: unknown;
   /** Name shown in the memory line and report (`User`); entries without one are bookkeeping. */
   label?: string;
-  /** Count how many generations of `value` stay alive after GC, under `label`. */
+  /** Count how many generations of `value` (or of `trackedValue`) stay alive after GC, under `label`. */
   track?: boolean;
+  /**
+   * The object whose generations `track` counts, when it is not `value`: TypeORM's registry holds
+   * an args object per decorator, and the generation that matters is the entity class it names.
+   */
+  trackedValue?: object;
   /**
    * Custom removal, when deleting from `container` is not enough. Returns the undo, run if the
    * new evaluation throws. Without it orm-hmr deletes the key (objects, Maps) or the value

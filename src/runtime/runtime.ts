@@ -104,7 +104,7 @@ export class Runtime {
       logger: consoleLogger(),
     };
     this.defaults = { ...this.options };
-    this.#context = { conflict: (label) => this.#conflict(label) };
+    this.#context = { conflict: (label) => this.#conflict(label), warn: (message) => this.#log('warn', message) };
     this.#detector = new LeakDetector(this.options.leakAfter);
     // A forked app gets the plugin's choice of built-in adapters through the environment.
     this.defaultAdapters = env.ORM_HMR_ADAPTERS?.split(',').filter(isBuiltinAdapterName) ?? builtinAdapterNames;
@@ -264,7 +264,7 @@ export class Runtime {
     record.failures = 0;
     const file = this.#file(record.id);
     for (const entry of fresh) {
-      if (entry.track && entry.label !== undefined) this.generations.track(entry.label, entry.value, file, evaluation.number, this.#servers);
+      if (entry.track && entry.label !== undefined) this.generations.track(entry.label, entry.trackedValue ?? entry.value, file, evaluation.number, this.#servers);
     }
     this.scopes.track(file, handle, file, evaluation.number, this.#servers);
     evaluation.bookkeepingMs += performance.now() - start;
