@@ -1,5 +1,6 @@
 import { isAbsolute, relative, sep } from 'node:path';
 import type { Adapter, AdapterContext } from '../adapters/types.ts';
+import { mongodbAdapter } from '../adapters/mongodb.ts';
 import { mongooseAdapter } from '../adapters/mongoose.ts';
 import { collectGarbage } from '../ledger/gc.ts';
 import { GenerationCounter } from '../ledger/generations.ts';
@@ -82,6 +83,7 @@ export class Runtime {
     };
     this.#context = { conflict: (label) => this.#conflict(label), log: (level, message) => this.#log(level, message) };
     this.use(mongooseAdapter());
+    this.use(mongodbAdapter());
   }
 
   configure(options: Partial<RuntimeOptions>): void {
