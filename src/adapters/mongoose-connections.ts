@@ -10,7 +10,8 @@ export interface ConnectionLike {
   /** 0 disconnected, 1 connected, 2 connecting, 3 disconnecting. */
   readyState?: number;
   client?: ClientLike;
-  collections: Record<string, { queue?: unknown[] }>;
+  collections: Record<string, { queue?: unknown[]; buffer?: boolean }>;
+  otherDbs?: ConnectionLike[];
   _connectionString?: string;
   _closeCalled?: boolean;
   close(): Promise<unknown>;
@@ -40,6 +41,8 @@ export function connectionTracker(context: () => AdapterContext | undefined) {
   const parked = new WeakSet<ConnectionLike>();
   // Default connections being reopened with a new connection string by the evaluating file.
   const switching = new WeakSet<ConnectionLike>();
+  // A reopen under way, and the string it opens: a save that comes before it is done queues behind it.
+  const reopening = new WeakMap<ConnectionLike, { uri: string; done: Promise<unknown> }>();
 
   function watch(mongoose: MongooseWithConnections): void {
     let proto: object | null = mongoose.connection ?? null;
@@ -50,31 +53,47 @@ export function connectionTracker(context: () => AdapterContext | undefined) {
     const original = target.openUri;
     target.openUri = function openUri(this: ConnectionLike, uri: string, options?: unknown) {
       if (this.base?.connection !== this) return original.call(this, uri, options);
-      const active = this.readyState === 1 || this.readyState === 2;
-      if (active && parked.has(this) && typeof uri === 'string' && this._connectionString !== uri) {
-        this[OPENED] = {};
-        return reopen(this, original, uri, options);
-      }
       this[OPENED] = {};
+      const pending = reopening.get(this);
+      const current = pending?.uri ?? this._connectionString;
+      const active = pending !== undefined || this.readyState === 1 || this.readyState === 2;
+      if (active && parked.has(this) && typeof uri === 'string' && current !== uri) return reopen(this, original, uri, options, current);
+      // The same string a reopen under way is opening: Mongoose would return at once once it is open.
+      if (pending && current === uri) return pending.done.then(() => this);
       return original.call(this, uri, options);
     };
   }
 
   /** The connection string was edited: close once nothing is in flight (new work then buffers), reopen. */
-  function reopen(connection: ConnectionLike, original: ConnectionLike['openUri'], uri: string, options: unknown): Promise<unknown> {
+  function reopen(connection: ConnectionLike, original: ConnectionLike['openUri'], uri: string, options: unknown, from: string | undefined): Promise<unknown> {
     switching.add(connection);
-    context()?.log('info', `mongoose: the connection string of the default connection changed (${safeTarget(connection._connectionString)} to ${safeTarget(uri)}); reconnecting it once its in-flight operations are done`);
-    return new Promise((resolve, reject) => {
-      const busy = () => connection.readyState === 2;
-      // Quiet 0: the close starts in the job that saw nothing in flight, and from then on
-      // Mongoose buffers new operations until the reopened connection takes them.
-      whenIdle(connection.client ?? {}, { quietMs: 0, maxMs: CLOSE_MAX_MS, busy }, () => {
-        connection
-          .close()
-          .then(() => original.call(connection, uri, options))
-          .then(resolve, reject);
-      });
-    });
+    context()?.log('info', `mongoose: the connection string of the default connection changed (${safeTarget(from)} to ${safeTarget(uri)}); reconnecting it once its in-flight operations are done`);
+    const previous = reopening.get(connection)?.done.catch(() => {});
+    const done = Promise.resolve(previous).then(
+      () =>
+        new Promise((resolve, reject) => {
+          const busy = () => connection.readyState === 2;
+          // Quiet 0: the close starts in the job that saw nothing in flight. Mongoose 9 does not
+          // buffer on a closed connection (its collections' onClose does nothing; operations would
+          // reach the closed client and throw MongoNotConnectedError), so we turn buffering on, as
+          // before the first open; the reopened connection's onOpen turns it off and runs the queue.
+          whenIdle(connection.client ?? {}, { quietMs: 0, maxMs: CLOSE_MAX_MS, busy }, () => {
+            for (const db of [connection, ...(connection.otherDbs ?? [])]) {
+              for (const collection of Object.values(db.collections)) collection.buffer = true;
+            }
+            connection
+              .close()
+              .then(() => original.call(connection, uri, options))
+              .then(resolve, reject);
+          });
+        }),
+    );
+    reopening.set(connection, { uri, done });
+    const settle = () => {
+      if (reopening.get(connection)?.done === done) reopening.delete(connection);
+    };
+    done.then(settle, settle);
+    return done;
   }
 
   function defaultEntry(connection: ConnectionLike): Entry | undefined {
