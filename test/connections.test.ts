@@ -238,9 +238,10 @@ describeLinux('module-scope connections', () => {
     expect(m.failures).toEqual([]);
     expect(m.acknowledged.length).toBeGreaterThan(RELOADS);
     await expectAllFound('conn_client_items', run, m.acknowledged);
-    // Flat: one client's sockets at the end, at most two clients' while one closes after a reload.
+    // Flat: one client's sockets at the end. A previous client closes 100 to 150 ms after its last
+    // operation and reloads here come every 120 ms or so: at most three clients at once.
     expect(m.after).toBeLessThanOrEqual(ONE_CLIENT);
-    expect(m.max).toBeLessThanOrEqual(2 * ONE_CLIENT);
+    expect(m.max).toBeLessThanOrEqual(3 * ONE_CLIENT);
     expect(released(from)).toContainEqual({ adapter: 'mongodb', name: 'MongoClient', action: 'closed' });
     expect(r.dev.logs.some((line) => line.includes('closed mongodb:MongoClient'))).toBe(true);
   });
@@ -256,7 +257,7 @@ describeLinux('module-scope connections', () => {
     expect(m.acknowledged.length).toBeGreaterThan(RELOADS);
     await expectAllFound('conn_connection_items', run, m.acknowledged);
     expect(m.after).toBeLessThanOrEqual(ONE_CLIENT);
-    expect(m.max).toBeLessThanOrEqual(2 * ONE_CLIENT);
+    expect(m.max).toBeLessThanOrEqual(3 * ONE_CLIENT);
     expect(released(from)).toContainEqual({ adapter: 'mongoose', name: 'connection', action: 'closed' });
     // Closed connections leave mongoose.connections; the default one stays open.
     expect(mongoose.connections.filter((c) => c !== mongoose.connection && c.readyState === 1)).toHaveLength(1);
@@ -378,7 +379,7 @@ describe('module-scope connections, edge cases', () => {
 
     expect(m.failures).toEqual([]);
     await expectAllFound('conn_default_items', run, m.acknowledged, [dbOf(uri), dbOf(other)]);
-    expect(m.max).toBeLessThanOrEqual(2 * ONE_CLIENT);
+    expect(m.max).toBeLessThanOrEqual(3 * ONE_CLIENT);
     // The last edit (version 7) went back to the first string.
     await until(() => mongoose.connection.readyState === 1 && mongoose.connection.name === dbOf(uri), 10_000, 'the reopened connection');
     expect(m.acknowledged.length).toBeGreaterThan(6);
