@@ -1,3 +1,4 @@
+import { mongodbAdapter } from './mongodb.ts';
 import { mongooseAdapter } from './mongoose.ts';
 import { typegooseAdapter } from './typegoose.ts';
 import { typeormAdapter } from './typeorm.ts';
@@ -9,6 +10,7 @@ import type { Adapter } from './types.ts';
  */
 export const builtinAdapters = {
   mongoose: mongooseAdapter,
+  mongodb: mongodbAdapter,
   typegoose: typegooseAdapter,
   typeorm: typeormAdapter,
 } satisfies Record<string, () => Adapter>;

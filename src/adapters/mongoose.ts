@@ -1,13 +1,15 @@
+import { connectionTracker, type ConnectionLike as OpenableConnection } from './mongoose-connections.ts';
 import type { Adapter, AdapterContext, Entry } from './types.ts';
 
 // Only the shapes we read. Mongoose's own types would tie us to one major version.
 interface MongooseLike {
   models: Record<string, ModelLike>;
+  connection?: ConnectionLike;
   connections: ConnectionLike[];
   plugins: [fn: unknown, opts?: unknown][];
   Error?: { OverwriteModelError?: new (name: string) => Error };
 }
-interface ConnectionLike {
+interface ConnectionLike extends OpenableConnection {
   models: Record<string, ModelLike>;
   collections: Record<string, CollectionLike>;
   otherDbs?: ConnectionLike[];
@@ -34,7 +36,8 @@ interface CollectionLike {
  * Mongoose: models on every connection of every Mongoose instance the app imports (`mongoose.models`,
  * `connection.models`, `useDb()` connections), discriminators (in the base model and its schema),
  * the cached collections those models created, plugins added with `mongoose.plugin()` or
- * `connection.plugin()`, and the init callbacks an unconnected connection queues for each model.
+ * `connection.plugin()`, the init callbacks an unconnected connection queues for each model, and
+ * the connections a file opens (see mongoose-connections.ts).
  */
 export function mongooseAdapter(): Adapter {
   // The `mongoose` default export, once per copy. Held weakly: a copy the bundler evaluates itself
@@ -44,18 +47,22 @@ export function mongooseAdapter(): Adapter {
   // Plugins Mongoose installs itself, so they are never attributed to a file.
   const builtinPlugins = new WeakSet<object>();
   const watchedErrors = new WeakSet<object>();
+  let context: AdapterContext | undefined;
+  const connections = connectionTracker(() => context);
 
   return {
     name: 'mongoose',
     packages: ['mongoose'],
 
-    attach(namespace, _specifier, context) {
+    attach(namespace, _specifier, adapterContext) {
       const mongoose = findMongoose(namespace);
       if (!mongoose || known.has(mongoose)) return;
+      context = context ?? adapterContext;
       known.add(mongoose);
+      connections.watch(mongoose);
       instances.add(new WeakRef(mongoose));
       for (const plugin of mongoose.plugins) builtinPlugins.add(plugin);
-      if (context) reportOverwrites(mongoose, context, watchedErrors);
+      if (adapterContext) reportOverwrites(mongoose, adapterContext, watchedErrors);
     },
 
     attached: () => [...instances].some((ref) => ref.deref() !== undefined),
@@ -76,6 +83,8 @@ export function mongooseAdapter(): Adapter {
           if (!builtinPlugins.has(plugin)) out.push(pluginEntry(mongoose.plugins, plugin, plugin[0]));
         }
         for (const connection of mongoose.connections) addConnection(out, connection, seenConnections, seenModels);
+        // After the models: a connection goes once what lives on it has gone.
+        connections.entries(out, mongoose);
       }
       return out;
     },

@@ -25,7 +25,7 @@ export function typeormAdapter(): Adapter {
     packages: ['typeorm'],
 
     attach(namespace, _specifier, context) {
-      if (context) sources.warn = (message) => context.warn(message);
+      if (context) sources.warn = (message) => context.log('warn', message);
       const DataSource = findDataSource(namespace);
       if (!DataSource || seen.has(DataSource)) return;
       seen.add(DataSource);

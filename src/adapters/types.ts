@@ -39,8 +39,8 @@ export interface AdapterContext {
    * no file path or no `node:module` (browsers, virtual modules).
    */
   require?(specifier: string): unknown;
-  /** Print a warning in the dev server's log (for work an adapter finishes after an evaluation, off its path). */
-  warn(message: string): void;
+  /** A line in the dev server's log, for what an adapter decided on its own (never print a connection string). */
+  log(level: 'info' | 'warn', message: string): void;
 }
 
 /** One thing held by a registry. */
@@ -69,7 +69,9 @@ export interface Entry {
   /**
    * Called once the entry is gone for good: its file evaluated again successfully (or was deleted)
    * and did not put it back. Close a connection here, not in `remove` (the new evaluation may still
-   * throw and need it back). Return what was done, for the memory line: `closed` or `reused`.
+   * throw and need it back). Return what was done, for the memory line: `closed` (or will be, once
+   * its in-flight work is done) or `reused`. A `reused` entry that its container still holds
+   * moves to the new generation, to be released (or reused) again when that one goes.
    */
   release?(): 'closed' | 'reused' | void;
 }

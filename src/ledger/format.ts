@@ -25,7 +25,7 @@ function list(items: string[]): string {
 
 /**
  * The memory line, one per reload batch, e.g.
- * `reload #3 models/user.ts · purged mongoose:User (0.21 ms) · heap 41.2 MB ▁▁▁ (+0.02 MB, +0.40 MB since #1) · rss 180 MB · alive User 1 · gc 21 ms`
+ * `reload #3 models/user.ts · purged mongoose:User (0.21 ms) · closed mongodb:MongoClient · heap 41.2 MB ▁▁▁ (+0.02 MB, +0.40 MB since #1) · rss 180 MB · alive User 1 · gc 21 ms`
  */
 export function formatMemoryLine(record: ReloadRecord, colors = pc.isColorSupported, heapHistory: readonly number[] = []): string {
   const c = pc.createColors(colors);
@@ -34,6 +34,11 @@ export function formatMemoryLine(record: ReloadRecord, colors = pc.isColorSuppor
   if (record.failed.length > 0) parts.push(c.red(`failed ${list(record.failed)}, kept previous`));
   const purged = record.purged.map((p) => `${p.adapter}:${p.name}`);
   parts.push(`purged ${purged.length > 0 ? list(purged) : 'nothing'} (${formatMs(record.purgeMs)})`);
+  // Connections and clients the previous generation opened: `closed mongodb:MongoClient`.
+  for (const action of ['closed', 'reused'] as const) {
+    const released = (record.released ?? []).filter((r) => r.action === action).map((r) => `${r.adapter}:${r.name}`);
+    if (released.length > 0) parts.push(`${action} ${list(released)}`);
+  }
 
   const delta = record.heapDelta;
   const deltaText = delta > 2 * MB ? c.yellow(formatBytes(delta, true)) : formatBytes(delta, true);

@@ -8,7 +8,7 @@ import { LeakDetector } from '../ledger/verdict.ts';
 import { formatMemoryLine } from '../ledger/format.ts';
 import { appendReport, type ReloadRecord } from '../ledger/report.ts';
 import { ReloadBatch } from './batch.ts';
-import { SlotMap, removeEntry, sameSlot, type OwnedEntry } from './entries.ts';
+import { SlotMap, isHeld, removeEntry, sameSlot, type OwnedEntry } from './entries.ts';
 import { consoleLogger, debug, type Logger } from './log.ts';
 import type { Evaluation, ModuleRecord } from './module-record.ts';
 
@@ -104,7 +104,7 @@ export class Runtime {
       logger: consoleLogger(),
     };
     this.defaults = { ...this.options };
-    this.#context = { conflict: (label) => this.#conflict(label), warn: (message) => this.#log('warn', message) };
+    this.#context = { conflict: (label) => this.#conflict(label), log: (level, message) => this.#log(level, message) };
     this.#detector = new LeakDetector(this.options.leakAfter);
     // A forked app gets the plugin's choice of built-in adapters through the environment.
     this.defaultAdapters = env.ORM_HMR_ADAPTERS?.split(',').filter(isBuiltinAdapterName) ?? builtinAdapterNames;
@@ -251,7 +251,11 @@ export class Runtime {
       this.owners.set(entry, { record, entry });
     }
     record.current = { number: evaluation.number, entries: fresh, unload: evaluation.unload };
-    this.#release(purged, fresh);
+    // What the new generation reused (taken back through a global) is now its own.
+    for (const entry of this.#release(purged, fresh)) {
+      record.current.entries.push(entry);
+      this.owners.set(entry, { record, entry });
+    }
     for (const adapter of this.adapters) {
       if (!adapter.committed) continue;
       try {
@@ -278,10 +282,13 @@ export class Runtime {
     const { record } = evaluation;
     if (record.pending !== evaluation) return;
     const start = performance.now();
-    for (const entry of this.#registeredSince(evaluation)) removeEntry(entry);
+    const failed = this.#registeredSince(evaluation);
+    for (const entry of failed) removeEntry(entry);
     const undo = evaluation.undo;
     this.#finish(evaluation);
     for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
+    // A client the failed body opened is gone for good; the previous one is back and stays open.
+    this.#release(failed, record.current?.entries ?? []);
     for (const entry of record.current?.entries ?? []) {
       if (!this.owners.has(entry)) this.owners.set(entry, { record, entry });
     }
@@ -371,18 +378,25 @@ export class Runtime {
     return purged;
   }
 
-  /** The previous generation is gone for good: let adapters close what the new one did not take back. */
-  #release(purged: OwnedEntry[], fresh: OwnedEntry[]): void {
+  /**
+   * The previous generation is gone for good: let adapters close what the new one did not take back.
+   * Returns the entries an adapter reused that are still registered, and whose place the new
+   * generation did not fill: they belong to it now.
+   */
+  #release(purged: OwnedEntry[], fresh: OwnedEntry[]): OwnedEntry[] {
     const kept = new Set(fresh.map((entry) => entry.value));
+    const reused: OwnedEntry[] = [];
     for (const entry of purged) {
       if (!entry.release || kept.has(entry.value)) continue;
       try {
         const action = entry.release();
         if (action) this.#batch.release(entry.adapter, entry.label ?? describeValue(entry.value), action);
+        if (action === 'reused' && isHeld(entry) && !fresh.some((other) => sameSlot(other, entry))) reused.push(entry);
       } catch (error) {
         this.#warnOnce(`release|${entry.adapter}`, `adapter ${entry.adapter} failed to release ${entry.label ?? 'an entry'}: ${describe(error)}`);
       }
     }
+    return reused;
   }
 
   #snapshot(): SlotMap<unknown> {

@@ -1,0 +1,37 @@
+/**
+ * The dev-server idiom for connections, `globalThis._mongoClient ??= new MongoClient(uri)` (or the
+ * promise of its `connect()`, or `globalThis.mongo = { client }`): the new evaluation takes the
+ * previous generation's client back without touching it, so nothing shows that it did, except
+ * that a global still holds it. A client a global holds is never closed.
+ */
+
+/** Promises that stand for a value: `client.connect()` resolves to the client. */
+export type Aliases = WeakMap<object, object>;
+
+/**
+ * Whether a global property holds `value`, directly, as a promise recorded in `aliases`, or one
+ * level down in a plain object. Reads data properties only: a getter on globalThis may have side
+ * effects (Node's lazy globals load modules on first read).
+ */
+export function heldByGlobal(value: object, aliases?: Aliases): boolean {
+  const holds = (candidate: unknown): boolean =>
+    candidate === value || (typeof candidate === 'object' && candidate !== null && aliases?.get(candidate) === value);
+  for (const key of Reflect.ownKeys(globalThis)) {
+    const held = dataValue(globalThis, key);
+    if (holds(held)) return true;
+    if (!isPlainObject(held)) continue;
+    for (const inner of Reflect.ownKeys(held)) if (holds(dataValue(held, inner))) return true;
+  }
+  return false;
+}
+
+function dataValue(target: object, key: PropertyKey): unknown {
+  const descriptor = Reflect.getOwnPropertyDescriptor(target, key);
+  return descriptor && 'value' in descriptor ? descriptor.value : undefined;
+}
+
+function isPlainObject(value: unknown): value is object {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}

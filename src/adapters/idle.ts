@@ -1,0 +1,72 @@
+/**
+ * Waiting for a MongoDB client to have nothing in flight, before closing it.
+ *
+ * `MongoClient#close()` does not wait: it first closes every checked-out connection, and the
+ * operations on them fail with "Operation interrupted because client was closed"
+ * (mongodb 7.8, `src/mongo_client.ts` `_close()` calls `topology.closeCheckedOutConnections()`,
+ * which in `src/cmap/connection_pool.ts` errors each checked-out connection). So we wait.
+ */
+
+// Only the driver internals we read (mongodb 6 and 7). All optional: a missing one counts as idle.
+export interface ClientLike {
+  s?: { activeSessions?: Set<unknown>; hasBeenClosed?: boolean };
+  topology?: { s?: { servers?: Map<string, { pool?: { currentCheckedOutCount?: number; waitQueueSize?: number } }> } };
+  /** Set while `connect()` runs; closing then would make that connect reject. */
+  connectionLock?: Promise<unknown>;
+  on?(event: string, listener: () => void): unknown;
+  off?(event: string, listener: () => void): unknown;
+}
+
+export interface IdleOptions {
+  /** How long nothing may start before the client counts as idle, ms. */
+  quietMs: number;
+  /** Give up after this long (the client is then left open), ms. */
+  maxMs: number;
+  /** More work the caller knows about (a Mongoose connection's buffered operations). */
+  busy?: () => boolean;
+}
+
+const POLL_MS = 20;
+
+/**
+ * Operations in flight on `client`: every operation runs inside a session (an implicit one when
+ * the caller gave none) from before server selection until its result is in, and a cursor keeps
+ * its session until exhausted or closed. Checked-out connections and waiters are counted too.
+ */
+export function inFlight(client: ClientLike): number {
+  let count = client.s?.activeSessions?.size ?? 0;
+  for (const server of client.topology?.s?.servers?.values() ?? []) {
+    count += (server.pool?.currentCheckedOutCount ?? 0) + (server.pool?.waitQueueSize ?? 0);
+  }
+  if (client.connectionLock) count++;
+  return count;
+}
+
+/**
+ * Calls `then(true)` once `client` has had nothing in flight, and started nothing, for `quietMs`
+ * (new work shows as a connection check-out, which the driver always emits on the client), or
+ * `then(false)` if that did not happen within `maxMs`. The quiet period covers a request that
+ * awaits one operation and then starts the next on the same old client. `then` runs in the very
+ * job that saw the client idle (not a later microtask), so nothing can start in between.
+ */
+export function whenIdle(client: ClientLike, { quietMs, maxMs, busy }: IdleOptions, then: (idle: boolean) => void): void {
+  const started = Date.now();
+  let lastActive = started;
+  const active = () => {
+    lastActive = Date.now();
+  };
+  client.on?.('connectionCheckOutStarted', active);
+  const check = () => {
+    const now = Date.now();
+    const working = inFlight(client) > 0 || !!busy?.();
+    if (working) lastActive = now;
+    const idle = !working && now - lastActive >= quietMs;
+    if (!idle && now - started < maxMs) return;
+    clearInterval(timer);
+    client.off?.('connectionCheckOutStarted', active);
+    then(idle);
+  };
+  const timer = setInterval(check, POLL_MS);
+  // The client's own sockets keep the process up while it is open; our timer need not.
+  timer.unref?.();
+}

@@ -1,0 +1,112 @@
+import { heldByGlobal, type Aliases } from './global-cache.ts';
+import { whenIdle, type ClientLike } from './idle.ts';
+import type { Adapter, AdapterContext, Entry } from './types.ts';
+
+interface MongoClientLike extends ClientLike {
+  options?: { driverInfo?: { name?: string } };
+  close(): Promise<void>;
+}
+interface MongoClientClass {
+  prototype: {
+    connect(this: MongoClientLike, ...args: unknown[]): Promise<unknown>;
+    close(): Promise<void>;
+    /** Internal, called last in the constructor (mongodb 6 and 7): where we see a new client. */
+    checkForNonGenuineHosts?(this: MongoClientLike, ...args: unknown[]): unknown;
+  };
+}
+
+/** How long an old client must have started nothing before we close it, and how long we wait at most. */
+export const CLOSE_QUIET_MS = 100;
+export const CLOSE_MAX_MS = 30_000;
+
+/**
+ * MongoDB driver: the `MongoClient`s a file creates at its top level (`new MongoClient(uri)`,
+ * `MongoClient.connect(uri)`). When the file evaluates again, its previous client is closed once
+ * its in-flight operations are done, unless the new evaluation took it back through a global.
+ * Clients Mongoose creates are the mongoose adapter's business and are left alone here.
+ */
+export function mongodbAdapter(): Adapter {
+  // Every client seen and not closed yet. A purged client leaves it until released or put back.
+  const live = new Set<MongoClientLike>();
+  // `client.connect()` promises, for `globalThis._mongoClientPromise ??= client.connect()`.
+  const aliases: Aliases = new WeakMap();
+  const patched = new WeakSet<object>();
+  let found = false;
+  let context: AdapterContext | undefined;
+
+  const seen = (client: MongoClientLike) => {
+    if (client.options?.driverInfo?.name !== 'Mongoose') live.add(client);
+  };
+
+  const release = (client: MongoClientLike): 'closed' | 'reused' => {
+    if (heldByGlobal(client, aliases)) {
+      live.add(client);
+      return 'reused';
+    }
+    whenIdle(client, { quietMs: CLOSE_QUIET_MS, maxMs: CLOSE_MAX_MS }, (idle) => {
+      if (!idle) {
+        context?.log('warn', `left a previous MongoClient open: it still had operations in flight ${CLOSE_MAX_MS / 1000} s after its file re-evaluated`);
+        return;
+      }
+      client.close().catch((error: unknown) => context?.log('warn', `closing a previous MongoClient failed: ${String((error as Error)?.message ?? error)}`));
+    });
+    return 'closed';
+  };
+
+  return {
+    name: 'mongodb',
+    packages: ['mongodb'],
+
+    attach(namespace, _specifier, adapterContext) {
+      context = adapterContext ?? context;
+      const MongoClient = findMongoClient(namespace);
+      if (!MongoClient || patched.has(MongoClient.prototype)) return;
+      patched.add(MongoClient.prototype);
+      found = true;
+      const proto = MongoClient.prototype;
+      // The constructor's last step: a client is seen the moment it exists, connected or not.
+      const check = proto.checkForNonGenuineHosts;
+      if (typeof check === 'function') {
+        proto.checkForNonGenuineHosts = function (this: MongoClientLike, ...args: unknown[]) {
+          seen(this);
+          return check.apply(this, args);
+        };
+      }
+      // A driver without that hook still shows its clients here, at the latest on first use.
+      const connect = proto.connect;
+      proto.connect = function (this: MongoClientLike, ...args: unknown[]) {
+        seen(this);
+        const promise = connect.apply(this, args);
+        if (promise && typeof promise === 'object') aliases.set(promise, this);
+        return promise;
+      };
+    },
+
+    attached: () => found,
+
+    entries() {
+      const out: Entry[] = [];
+      for (const client of live) {
+        // Closed by the app itself: nothing left to release.
+        if (client.s?.hasBeenClosed) {
+          live.delete(client);
+          continue;
+        }
+        out.push({ container: live, value: client, label: 'MongoClient', release: () => release(client) });
+      }
+      return out;
+    },
+  };
+}
+
+/** `MongoClient` from `import * as ns from 'mongodb'`, a bundler's interop object, or `require('mongodb')`. */
+function findMongoClient(namespace: unknown): MongoClientClass | undefined {
+  const ns = namespace as { MongoClient?: unknown; default?: { MongoClient?: unknown } } | undefined;
+  for (const candidate of [ns?.MongoClient, ns?.default?.MongoClient]) {
+    const proto = (candidate as MongoClientClass | undefined)?.prototype;
+    if (typeof candidate === 'function' && typeof proto?.connect === 'function' && typeof proto.close === 'function') {
+      return candidate as MongoClientClass;
+    }
+  }
+  return undefined;
+}
