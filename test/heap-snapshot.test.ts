@@ -87,7 +87,7 @@ describe('heap snapshot reader', () => {
       const snapshot = parse(text, size);
       expect([...snapshot.nodes]).toEqual(json.nodes);
       expect([...snapshot.edges]).toEqual(json.edges);
-      expect(snapshot.strings).toEqual(json.strings);
+      expect(Array.from({ length: snapshot.strings.length }, (_, i) => snapshot.strings.get(i))).toEqual(json.strings);
       expect(snapshot.nodeCount).toBe(3);
       expect(snapshot.nodeName(2)).toBe(graph.nodes[2].name);
       expect(snapshot.nodeType(1)).toBe('object');
@@ -101,7 +101,12 @@ describe('heap snapshot reader', () => {
   it('reads a file in chunks and rejects a truncated one', async () => {
     const file = join(tmp, 'synthetic.heapsnapshot');
     writeFileSync(file, text);
-    expect((await readHeapSnapshot(file)).strings).toEqual(JSON.parse(text).strings);
+    const { strings } = await readHeapSnapshot(file);
+    expect(Array.from({ length: strings.length }, (_, i) => strings.get(i))).toEqual(JSON.parse(text).strings);
+    // Whole strings only: `lobal` is inside `global`, and the empty string is the first one.
+    expect(strings.find(['global', 'ünïcode key', 'lobal', 'nowhere', ''])).toEqual(
+      new Map([['global', 1], ['ünïcode key', 4], ['', 0]]),
+    );
     expect(() => parse(text.slice(0, text.length - 20))).toThrow(/ends early/);
     expect(() => parse(text.replace('"nodes":[', '"nodes":[-'))).toThrow(/unexpected/);
   });

@@ -43,8 +43,9 @@ export function shortestRetainerPaths(snapshot: HeapSnapshot, targets: number[])
   const internal = types.indexOf('internal');
   const meaningful = new Uint8Array(types.length);
   for (const name of ['property', 'element', 'context']) if (types.includes(name)) meaningful[types.indexOf(name)] = 1;
-  // Parsed ephemeron names by string index (null: not one), and pairs seen once.
-  const ephemerons = new Map<number, string | null>();
+  // Per string index: 0 not looked at, 1 not an ephemeron name, 2 one (its pair key in `pairs`).
+  const ephemeronName = new Uint8Array(snapshot.strings.length);
+  const pairs = new Map<number, string>();
   const pending = new Set<string>();
   const { firstEdge, edgeFieldCount } = snapshot;
 
@@ -62,14 +63,17 @@ export function shortestRetainerPaths(snapshot: HeapSnapshot, targets: number[])
             if (seen[child]) continue;
             if (type === internal) {
               const nameIndex = snapshot.edgeNameIndex(edge);
-              let pair = ephemerons.get(nameIndex);
-              if (pair === undefined) {
-                pair = ephemeronEdge(snapshot.strings[nameIndex])?.pair ?? null;
-                ephemerons.set(nameIndex, pair);
+              if (ephemeronName[nameIndex] === 0) {
+                const pair = ephemeronEdge(snapshot.strings.get(nameIndex))?.pair;
+                ephemeronName[nameIndex] = pair === undefined ? 1 : 2;
+                if (pair !== undefined) pairs.set(nameIndex, pair);
               }
-              if (pair !== null && !pending.delete(pair)) {
-                pending.add(pair);
-                continue;
+              if (ephemeronName[nameIndex] === 2) {
+                const pair = pairs.get(nameIndex)!;
+                if (!pending.delete(pair)) {
+                  pending.add(pair);
+                  continue;
+                }
               }
             }
             seen[child] = 1;

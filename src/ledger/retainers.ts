@@ -130,14 +130,10 @@ function unmarkTargets(targets: TraceTarget[], marks: WeakMap<object, OrmHmrReta
 
 /** Ordinal of each marked target in the snapshot, or -1. */
 function findMarked(snapshot: HeapSnapshot, tags: (string | undefined)[]): number[] {
-  const byTag = new Map<string, number>();
-  tags.forEach((tag, index) => tag !== undefined && byTag.set(tag, index));
+  const live = tags.filter((tag): tag is string => tag !== undefined);
   // Tags by their index in `strings` (the snapshot stores each distinct string once).
   const byName = new Map<number, number>();
-  snapshot.strings.forEach((string, nameIndex) => {
-    const index = byTag.get(string);
-    if (index !== undefined) byName.set(nameIndex, index);
-  });
+  for (const [tag, nameIndex] of snapshot.strings.find(live)) byName.set(nameIndex, tags.indexOf(tag));
   const markers = new Map<number, number>();
   const property = snapshot.edgeTypes.indexOf('property');
   const markName = OrmHmrRetainerMark.name;
@@ -158,7 +154,7 @@ function findMarked(snapshot: HeapSnapshot, tags: (string | undefined)[]): numbe
       const index = markers.get(snapshot.edgeTarget(edge));
       if (index === undefined) continue;
       // Of the entry's two edges to the marker, the key's: the one from the node the name says.
-      const ephemeron = ephemeronEdge(snapshot.strings[snapshot.edgeNameIndex(edge)]);
+      const ephemeron = ephemeronEdge(snapshot.strings.get(snapshot.edgeNameIndex(edge)));
       if (ephemeron && ephemeron.keyId === snapshot.nodeId(node)) found[index] = node;
     }
   }
