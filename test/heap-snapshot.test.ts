@@ -204,6 +204,7 @@ declare global {
   var weakHolders: object | undefined;
   var weakMapEntry: { key: object; map: WeakMap<object, object> } | undefined;
   var frozenTargets: object[] | undefined;
+  var models: object | undefined;
 }
 
 function heldByCache(): TraceTarget {
@@ -250,6 +251,16 @@ function heldFrozen(): TraceTarget {
   return { ref: new WeakRef(target), label: 'Leaky frozen' };
 }
 
+function heldThroughAnotherTarget(): TraceTarget[] {
+  const schema = new Leaky();
+  const model = { schema };
+  globalThis.models = { User: model };
+  return [
+    { ref: new WeakRef(model), label: 'Model User (generation 1)' },
+    { ref: new WeakRef(schema), label: 'Schema User (generation 1)' },
+  ];
+}
+
 function gone(): TraceTarget {
   return { ref: new WeakRef(new Leaky()), label: 'Leaky gone' };
 }
@@ -261,7 +272,7 @@ describe('traceRetainers on this process', () => {
   let before: ReturnType<typeof shape>[];
 
   beforeAll(async () => {
-    const targets = [heldByCache(), heldByInterval(), heldByListener(), heldWeakly(), heldAsWeakMapValue(), heldFrozen(), gone()];
+    const targets = [heldByCache(), heldByInterval(), heldByListener(), heldWeakly(), heldAsWeakMapValue(), heldFrozen(), ...heldThroughAnotherTarget(), gone()];
     before = [shape(globalThis.frozenTargets![0]), shape(globalThis.someCache!.items[2])];
     // The file exists only during the call; a timer sees it while the reader's reads yield.
     modes = [];
@@ -278,7 +289,7 @@ describe('traceRetainers on this process', () => {
   afterAll(() => {
     clearInterval(interval);
     process.removeAllListeners('ormHmrTraceTest' as never);
-    globalThis.someCache = globalThis.weakHolders = globalThis.weakMapEntry = globalThis.frozenTargets = undefined;
+    globalThis.someCache = globalThis.weakHolders = globalThis.weakMapEntry = globalThis.frozenTargets = globalThis.models = undefined;
   });
 
   const result = (label: string) => report.find((r) => r.label === label)!;
@@ -315,6 +326,10 @@ describe('traceRetainers on this process', () => {
   it('finds a frozen object, and leaves the targets as they were (no property added or left)', () => {
     expect(result('Leaky frozen').path).toEqual(['global.frozenTargets[0]', 'Leaky frozen']);
     expect([shape(globalThis.frozenTargets![0]), shape(globalThis.someCache!.items[2])]).toEqual(before);
+  });
+
+  it('names another target on the way by its label', () => {
+    expect(result('Schema User (generation 1)').path).toEqual(['global.models.User', 'Model User (generation 1).schema', 'Schema User (generation 1)']);
   });
 
   it('reports sizes and times, and deletes the snapshot, which was 0600 while it existed', () => {

@@ -12,9 +12,9 @@ const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
  * Property names become `.name`, element and array slots `[3]`, a closure starts `closure <name>`,
  * the scope it holds `context` (followed by the variable); V8's layout steps (maps, backing
  * stores, `(system)` objects, GC root groups) are left out, keeping the root group the path starts
- * from when it is not a global object.
+ * from when it is not a global object. Nodes in `labels` (by ordinal) are shown by their label.
  */
-export function formatRetainerPath(snapshot: HeapSnapshot, path: RetainerPath): string[] {
+export function formatRetainerPath(snapshot: HeapSnapshot, path: RetainerPath, labels: ReadonlyMap<number, string> = new Map()): string[] {
   const segments: string[] = [];
   let current: string | undefined;
   const start = (segment: string) => {
@@ -66,7 +66,11 @@ export function formatRetainerPath(snapshot: HeapSnapshot, path: RetainerPath): 
 
     // The target itself is the caller's label: no segment of its own.
     if (last) append(accessor);
-    else if (toType === 'closure') {
+    else if (labels.has(to)) {
+      // Another target on the way (a model on the way to its schema) goes by its label too.
+      append(accessor);
+      start(labels.get(to)!);
+    } else if (toType === 'closure') {
       append(accessor);
       start(`closure ${toName || '(anonymous)'}`);
     } else if (CONTEXT.test(toName)) {

@@ -80,6 +80,8 @@ export async function traceRetainers(targets: TraceTarget[], options: TraceOptio
   }
   const found = findMarked(snapshot, tags);
   const paths = shortestRetainerPaths(snapshot, found.filter((ordinal) => ordinal >= 0));
+  const labels = new Map<number, string>();
+  found.forEach((ordinal, index) => ordinal >= 0 && labels.set(ordinal, targets[index].label));
   let next = 0;
   const results = targets.map((target, index): TraceResult => {
     const ordinal = found[index];
@@ -88,7 +90,7 @@ export async function traceRetainers(targets: TraceTarget[], options: TraceOptio
     }
     const path: RetainerPath | undefined = paths[next++];
     if (!path) return { label: target.label, status: 'weakly-held', path: undefined };
-    return { label: target.label, status: 'held', path: [...formatRetainerPath(snapshot, path), target.label] };
+    return { label: target.label, status: 'held', path: [...formatRetainerPath(snapshot, path, labels), target.label] };
   });
   return Object.assign(results, {
     ...(options.keep ? { snapshot: file } : {}),
