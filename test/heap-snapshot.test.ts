@@ -103,10 +103,10 @@ describe('heap snapshot reader', () => {
     writeFileSync(file, text);
     const { strings } = await readHeapSnapshot(file);
     expect(Array.from({ length: strings.length }, (_, i) => strings.get(i))).toEqual(JSON.parse(text).strings);
-    // Whole strings only: `lobal` is inside `global`, and the empty string is the first one.
-    expect(strings.find(['global', 'ünïcode key', 'lobal', 'nowhere', ''])).toEqual(
-      new Map([['global', 1], ['ünïcode key', 4], ['', 0]]),
-    );
+    // Strings that start with it, not ones that contain it (`global` contains `lobal`).
+    expect(strings.startingWith('ünï')).toEqual(new Map([['ünïcode key', 4]]));
+    expect(strings.startingWith('glob')).toEqual(new Map([['global', 1]]));
+    expect(strings.startingWith('lobal')).toEqual(new Map());
     expect(() => parse(text.slice(0, text.length - 20))).toThrow(/ends early/);
     expect(() => parse(text.replace('"nodes":[', '"nodes":[-'))).toThrow(/unexpected/);
   });

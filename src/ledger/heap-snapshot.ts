@@ -30,21 +30,20 @@ export class StringTable {
     return this.bytes.toString('utf8', this.offsets[index], this.offsets[index + 1]);
   }
 
-  /** Index of the string equal to each value (searched in the bytes, without decoding the rest). */
-  find(values: string[]): Map<string, number> {
+  /**
+   * Every string that begins with `prefix`, with its index: one search through the bytes, the rest
+   * never decoded (markers share a prefix, so finding a hundred costs one pass).
+   */
+  startingWith(prefix: string): Map<string, number> {
     const found = new Map<string, number>();
+    const needle = Buffer.from(prefix);
     const { bytes, offsets } = this;
-    for (const value of values) {
-      const needle = Buffer.from(value);
-      for (let at = bytes.indexOf(needle); at >= 0; at = bytes.indexOf(needle, at + 1)) {
-        // Empty strings share their offset with the next string: try each string starting here.
-        let index = startingAt(offsets, at);
-        while (index >= 0 && index < this.length && offsets[index] === at && offsets[index + 1] - at !== needle.length) index++;
-        if (index >= 0 && index < this.length && offsets[index] === at) {
-          found.set(value, index);
-          break;
-        }
-      }
+    for (let at = bytes.indexOf(needle); at >= 0; at = bytes.indexOf(needle, at + 1)) {
+      // Empty strings share their offset with the next string: take the last one starting here.
+      let index = startingAt(offsets, at);
+      if (index < 0) continue;
+      while (index + 1 < this.length && offsets[index + 1] === at) index++;
+      if (offsets[index + 1] - at >= needle.length) found.set(this.get(index), index);
     }
     return found;
   }

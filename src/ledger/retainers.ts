@@ -132,10 +132,14 @@ function unmarkTargets(targets: TraceTarget[], marks: WeakMap<object, OrmHmrReta
 
 /** Ordinal of each marked target in the snapshot, or -1. */
 function findMarked(snapshot: HeapSnapshot, tags: (string | undefined)[]): number[] {
-  const live = tags.filter((tag): tag is string => tag !== undefined);
   // Tags by their index in `strings` (the snapshot stores each distinct string once).
   const byName = new Map<number, number>();
-  for (const [tag, nameIndex] of snapshot.strings.find(live)) byName.set(nameIndex, tags.indexOf(tag));
+  const byTag = new Map(tags.map((tag, index) => [tag, index]));
+  const prefix = tags.find((tag) => tag !== undefined)?.replace(/\d+$/, '');
+  for (const [string, nameIndex] of prefix ? snapshot.strings.startingWith(prefix) : []) {
+    const index = byTag.get(string);
+    if (index !== undefined) byName.set(nameIndex, index);
+  }
   const markers = new Map<number, number>();
   const property = snapshot.edgeTypes.indexOf('property');
   const markName = OrmHmrRetainerMark.name;
