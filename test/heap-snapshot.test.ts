@@ -270,9 +270,11 @@ describe('traceRetainers on this process', () => {
   let report: TraceReport;
   let modes: number[];
   let before: ReturnType<typeof shape>[];
+  let goneTarget: TraceTarget;
 
   beforeAll(async () => {
-    const targets = [heldByCache(), heldByInterval(), heldByListener(), heldWeakly(), heldAsWeakMapValue(), heldFrozen(), ...heldThroughAnotherTarget(), gone()];
+    goneTarget = gone();
+    const targets = [heldByCache(), heldByInterval(), heldByListener(), heldWeakly(), heldAsWeakMapValue(), heldFrozen(), ...heldThroughAnotherTarget(), goneTarget];
     before = [shape(globalThis.frozenTargets![0]), shape(globalThis.someCache!.items[2])];
     // The file exists only during the call; a timer sees it while the reader's reads yield.
     modes = [];
@@ -354,6 +356,15 @@ describe('traceRetainers on this process', () => {
     } finally {
       rmSync(file);
     }
+  });
+
+  it('takes no snapshot when every target is already gone', async () => {
+    // The first trace's snapshot collected this one.
+    const none = await traceRetainers([goneTarget], { dir, keep: true });
+    expect([...none]).toEqual([{ label: 'Leaky gone', status: 'collected', path: undefined }]);
+    expect(none.bytes).toBe(0);
+    expect(none.snapshot).toBeUndefined();
+    expect(existing(dir)).toEqual([]);
   });
 
   it('keeps the 0600 snapshot when asked, and returns its path', async () => {

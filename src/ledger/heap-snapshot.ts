@@ -11,9 +11,9 @@ export interface HeapSnapshotMeta {
 
 /**
  * The snapshot's `strings`, as UTF-8 bytes end to end and an offset per string. A large heap has
- * millions of them: as JS strings they would be kept alive on the very heap being studied, and every
- * full GC during the read would walk them all (7 times slower at 200 MB). Bytes stay off the heap;
- * a string is decoded when asked for.
+ * millions of them: as JS strings they would live on the very heap being studied, and every full GC
+ * during the read would walk them all (the read of a 200 MB heap's snapshot took three times as
+ * long). Bytes stay off the heap; a string is decoded when asked for.
  */
 export class StringTable {
   constructor(
@@ -65,7 +65,7 @@ function startingAt(offsets: Uint32Array, at: number): number {
  * A V8 heap snapshot as flat arrays, the way the file stores it: `nodes` and `edges` are rows of
  * `meta.node_fields` / `meta.edge_fields` numbers. Nodes are addressed by ordinal (row number),
  * edges by their offset in `edges`. The offsets of the fields come from the meta, never from
- * assumptions about one V8 version (Node 20 and 22 differ in node fields, for example).
+ * assumptions about one V8 version (V8 has added node fields before: `detachedness`).
  */
 export class HeapSnapshot {
   readonly nodeCount: number;

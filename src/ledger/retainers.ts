@@ -51,7 +51,8 @@ class OrmHmrRetainerMark {}
 /**
  * "Who holds it": one heap snapshot of this process, and for each target the shortest strong
  * retainer path from a GC root, e.g. `global.cache.items[2] -> closure init -> context.schema ->
- * Schema User (generation 4)`. Results are in the order of `targets`.
+ * Schema User (generation 4)`. Results are in the order of `targets`. When every target is
+ * already gone, no snapshot is taken.
  *
  * Targets are recognised without touching them: each becomes the key of an entry in a WeakMap of
  * ours whose value is a marker object carrying a unique property name. V8 reports a WeakMap entry
@@ -65,6 +66,11 @@ export async function traceRetainers(targets: TraceTarget[], options: TraceOptio
   const start = performance.now();
   const marks = new WeakMap<object, OrmHmrRetainerMark>();
   const tags = markTargets(targets, marks);
+  // Nothing alive to look for: no snapshot (the costly part) at all.
+  if (tags.every((tag) => tag === undefined)) {
+    const results = targets.map(({ label }): TraceResult => ({ label, status: 'collected', path: undefined }));
+    return Object.assign(results, { ms: performance.now() - start, snapshotMs: 0, bytes: 0 });
+  }
   // deref() keeps a target alive until the current job ends (and that would show as a root):
   // write the snapshot in a later one.
   await settle();
