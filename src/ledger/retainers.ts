@@ -159,14 +159,16 @@ function findMarked(snapshot: HeapSnapshot, tags: (string | undefined)[]): numbe
   }
   const found = tags.map(() => -1);
   if (markers.size === 0) return found;
-  const internal = snapshot.edgeTypes.indexOf('internal');
+  const isMarker = new Uint8Array(snapshot.nodeCount);
+  for (const node of markers.keys()) isMarker[node] = 1;
   for (let node = 0; node < snapshot.nodeCount; node++) {
     for (let edge = firstEdge[node]; edge < firstEdge[node + 1]; edge += edgeFieldCount) {
-      if (snapshot.edgeTypeIndex(edge) !== internal) continue;
-      const index = markers.get(snapshot.edgeTarget(edge));
-      if (index === undefined) continue;
+      // Any edge type: V8 files these as internal today, the name is what identifies them.
+      if (!isMarker[snapshot.edgeTarget(edge)]) continue;
+      const index = markers.get(snapshot.edgeTarget(edge))!;
       // Of the entry's two edges to the marker, the key's: the one from the node the name says.
-      const ephemeron = ephemeronEdge(snapshot.strings.get(snapshot.edgeNameIndex(edge)));
+      const name = snapshot.edgeName(edge);
+      const ephemeron = typeof name === 'string' ? ephemeronEdge(name) : undefined;
       if (ephemeron && ephemeron.keyId === snapshot.nodeId(node)) found[index] = node;
     }
   }
