@@ -27,6 +27,8 @@ export class StringTable {
   }
 
   get(index: number): string {
+    // Out of range, toString would quietly decode the whole table.
+    if (!(index >= 0 && index < this.length)) throw new RangeError(`heap snapshot: no string ${index}`);
     return this.bytes.toString('utf8', this.offsets[index], this.offsets[index + 1]);
   }
 
