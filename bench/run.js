@@ -28,6 +28,14 @@ const latency = JSON.parse(
   execFileSync(process.execPath, [join(here, 'latency.js'), String(Number(process.env.BENCH_EDITS ?? 10))], { encoding: 'utf8' }).trim().split('\n').at(-1),
 );
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+process.stderr.write('trace (who holds it) at 50 and 200 MB...\n');
+const traces = [50, 200].map((mb) =>
+  JSON.parse(execFileSync(process.execPath, ['--expose-gc', join(here, 'trace.js'), String(mb)], { encoding: 'utf8' }).trim().split('\n').at(-1)),
+);
+const traceRows = traces.map(
+  (t) =>
+    `| ${t.heapMB.toFixed(0)} MB | ${(t.read.nodes / 1e6).toFixed(2)} M | ${t.snapshotMB.toFixed(0)} MB | ${(t.ms / 1000).toFixed(1)} s | ${(t.snapshotMs / 1000).toFixed(1)} s | ${(t.readAndSearchMs / 1000).toFixed(1)} s | ${t.peakRssMB.toFixed(0)} MB (from ${t.baseRssMB.toFixed(0)} MB) | ${(t.read.readMs / 1000).toFixed(1)} s, +${(t.read.peakRssMB - t.read.baseRssMB).toFixed(0)} MB |`,
+);
 const ms = (v) => `${v < 1 ? v.toFixed(3) : v.toFixed(1)} ms`;
 const restart = median(latency.tsx);
 const latencyRows = [
@@ -122,6 +130,17 @@ the number of models in the whole app (linear, about ${(((overhead.bookkeepingMs
 shows as a percentage; it is a fixed cost of a few ms. The forced GC runs on a timer after a
 reload batch settles, never in the request that triggered the reload, but it stops the world: a
 request that arrives meanwhile waits for it, as the timer did. \`gc: false\` turns it off.
+
+## Who holds it: one retainer path trace
+
+\`traceRetainers()\` on a heap of small objects with one old generation held through a closure
+(found: \`${traces[0].path}\`). V8 writes the snapshot with the process stopped; peak RSS is
+the process's high-water mark, nearly all of it V8 building the snapshot. "Reader alone" reads the
+same file in a fresh process.
+
+| heap after GC | snapshot nodes | snapshot file | total | V8 writing the snapshot | reading + search | peak RSS | reader alone: time, RSS growth |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+${traceRows.join('\n')}
 `;
 
 mkdirSync(join(here, 'results'), { recursive: true });
