@@ -61,6 +61,14 @@ export interface OrmHmrOptions {
    * @default 3
    */
   leakAfter?: number;
+  /**
+   * When a leak is reported, take a heap snapshot and print the shortest strong path from a GC root
+   * to the oldest old generation ("who holds it"). Costs seconds and several times the heap in
+   * memory. `'keep'` keeps the snapshot file (in `node_modules/.cache/orm-hmr/`, mode 0600) for
+   * DevTools. On demand: press `t` in `vite dev`.
+   * @default false (`ORM_HMR_TRACE=1` or `keep`)
+   */
+  trace?: boolean | 'keep';
 }
 
 export interface ResolvedOptions {
@@ -74,6 +82,7 @@ export interface ResolvedOptions {
   adapters: (BuiltinAdapterName | Adapter)[] | undefined;
   undoSideEffects: boolean | undefined;
   leakAfter: number | undefined;
+  trace: boolean | 'keep' | undefined;
 }
 
 export const defaultExclude: RegExp = /[\\/]node_modules[\\/]/;
@@ -101,6 +110,7 @@ export function resolveOptions(options: OrmHmrOptions = {}): ResolvedOptions {
     `an array of built-in adapter names (${builtinAdapterNames.join(', ')}) and adapters (see defineAdapter)`,
   );
   check('undoSideEffects', typeof options.undoSideEffects === 'boolean', 'a boolean');
+  check('trace', typeof options.trace === 'boolean' || options.trace === 'keep', "a boolean or 'keep'");
   check('leakAfter', Number.isInteger(options.leakAfter) && options.leakAfter! >= 1, 'a whole number of reloads (>= 1)');
   return {
     include: options.include,
@@ -112,5 +122,6 @@ export function resolveOptions(options: OrmHmrOptions = {}): ResolvedOptions {
     adapters: options.adapters,
     undoSideEffects: options.undoSideEffects,
     leakAfter: options.leakAfter,
+    trace: options.trace,
   };
 }

@@ -42,7 +42,7 @@ describe('production and client code', () => {
     try {
       const ssr = await dev.server.environments.ssr.transformRequest('/models/user.ts');
       const client = await dev.server.environments.client.transformRequest('/models/user.ts');
-      expect(ssr?.code).toContain('__orm_hmr__.commit()');
+      expect(ssr?.code).toContain('__orm_hmr__.commit(() => __orm_hmr__)');
       expect(client?.code).not.toContain('__orm_hmr');
       const plain = await dev.server.environments.ssr.transformRequest('/shared.ts');
       expect(plain?.code).not.toContain('__orm_hmr');

@@ -19,11 +19,15 @@ interface MongoClientClass {
 export const CLOSE_QUIET_MS = 100;
 export const CLOSE_MAX_MS = 30_000;
 
+/** `driverInfo.name` of the clients ORMs create for themselves. */
+const ORM_CLIENTS = new Set(['Mongoose', 'TypeORM']);
+
 /**
  * MongoDB driver: the `MongoClient`s a file creates at its top level (`new MongoClient(uri)`,
  * `MongoClient.connect(uri)`). When the file evaluates again, its previous client is closed once
  * its in-flight operations are done, unless the new evaluation took it back through a global.
- * Clients Mongoose creates are the mongoose adapter's business and are left alone here.
+ * Clients Mongoose and TypeORM create (they name themselves in `driverInfo`) belong to their
+ * connections and DataSources, which those adapters handle: they are left alone here.
  */
 export function mongodbAdapter(): Adapter {
   // Every client seen and not closed yet. A purged client leaves it until released or put back.
@@ -35,7 +39,7 @@ export function mongodbAdapter(): Adapter {
   let context: AdapterContext | undefined;
 
   const seen = (client: MongoClientLike) => {
-    if (client.options?.driverInfo?.name !== 'Mongoose') live.add(client);
+    if (!ORM_CLIENTS.has(client.options?.driverInfo?.name ?? '')) live.add(client);
   };
 
   const release = (client: MongoClientLike): 'closed' | 'reused' => {

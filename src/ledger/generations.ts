@@ -42,6 +42,17 @@ export class GenerationCounter {
     return alive;
   }
 
+  /** The oldest live generation of a label that is not the newest: what to trace when old ones pile up. */
+  oldest(label: string): { ref: WeakRef<object>; file: string; generation: number } | undefined {
+    const live = (this.#byLabel.get(label) ?? []).filter((tracked) => tracked.ref.deref() !== undefined);
+    return live.length > 1 ? live[0] : undefined;
+  }
+
+  /** Labels with more than one live generation. */
+  piledUp(): string[] {
+    return Object.entries(this.count()).filter(([, n]) => n > 1).map(([label]) => label);
+  }
+
   /** Files, generation numbers and dev servers of the live values of a label, oldest first. */
   describe(label: string): { file: string; generation: number; server: number }[] {
     return (this.#byLabel.get(label) ?? [])

@@ -32,6 +32,8 @@ export const HEAP_WINDOW = 10;
 export class LeakDetector {
   /** Reloads after which an old generation still alive is a leak. */
   readonly after: number;
+  /** Whether the runtime traces retainers after a warning (changes the advice). */
+  tracing = false;
   #samples: Sample[] = [];
   /** Consecutive samples with more than one generation alive, per `model:` / `file:` subject, with the counts. */
   #streaks = new Map<string, number[]>();
@@ -93,7 +95,7 @@ export class LeakDetector {
       const heap = heapPerReload > HEAP_SLOPE_LIMIT / 4 ? `; heap ${formatBytes(heapPerReload, true)} per reload` : '';
       const advice = main.kind === 'side-effect'
         ? 'Stop them in onUnload(), or set undoSideEffects: true.'
-        : 'Something outside orm-hmr holds the old ones: set trace: true (ORM_HMR_TRACE=1) for the retainer path.';
+        : `Something outside orm-hmr holds the old ones: ${this.tracing ? 'tracing who.' : 'set trace: true (ORM_HMR_TRACE=1) for the retainer path.'}`;
       warnings.push({
         kind: main.kind,
         subject: main.subject,

@@ -1,11 +1,11 @@
-import { isAbsolute, relative, sep } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import type { Adapter, AdapterContext } from '../adapters/types.ts';
 import { builtinAdapterNames, isBuiltinAdapterName, toAdapters, type BuiltinAdapterName } from '../adapters/builtin.ts';
 import { collectGarbage } from '../ledger/gc.ts';
 import { GenerationCounter } from '../ledger/generations.ts';
 import { SideEffects } from '../ledger/side-effects.ts';
 import { LeakDetector } from '../ledger/verdict.ts';
-import { formatMemoryLine } from '../ledger/format.ts';
+import { formatBytes, formatMemoryLine } from '../ledger/format.ts';
 import { appendReport, type ReloadRecord } from '../ledger/report.ts';
 import { ReloadBatch } from './batch.ts';
 import { SlotMap, isHeld, removeEntry, sameSlot, type OwnedEntry } from './entries.ts';
@@ -28,6 +28,8 @@ export interface RuntimeOptions {
   undoSideEffects: boolean;
   /** Reloads after which an old generation still alive (or side effects piling up) is reported as a leak. @default 3 */
   leakAfter: number;
+  /** Find who holds old generations (a heap snapshot) when a leak is reported; `keep` keeps the snapshot file. @default false */
+  trace: boolean | 'keep';
   logger: Logger;
 }
 
@@ -101,6 +103,7 @@ export class Runtime {
       memoryLine: env.ORM_HMR_MEMORY_LINE !== '0',
       undoSideEffects: env.ORM_HMR_UNDO_SIDE_EFFECTS === '1',
       leakAfter: Number(env.ORM_HMR_LEAK_AFTER) >= 1 ? Number(env.ORM_HMR_LEAK_AFTER) : 3,
+      trace: env.ORM_HMR_TRACE === 'keep' ? 'keep' : env.ORM_HMR_TRACE === '1',
       logger: consoleLogger(),
     };
     this.defaults = { ...this.options };
@@ -521,6 +524,7 @@ export class Runtime {
       warnings: [],
     };
     if (collected.collected) {
+      this.#detector.tracing = !!this.options.trace;
       record.warnings = this.#detector.observe({
         reload,
         heapUsed: memory.heapUsed,
@@ -536,6 +540,10 @@ export class Runtime {
     if (collected.collected) this.#heaps = [...this.#heaps.slice(-15), memory.heapUsed];
     if (this.options.memoryLine) this.#log('info', formatMemoryLine(record, undefined, this.#heaps));
     for (const warning of record.warnings) this.#log('warn', warning.message);
+    if (this.options.trace && record.warnings.some((w) => w.kind !== 'heap')) {
+      const subjects = record.warnings.filter((w) => w.kind !== 'heap').flatMap((w) => [w.subject, w.file ?? w.subject]);
+      record.retainerPath = (await this.trace(subjects))[0]?.path;
+    }
     if (collected.collected) this.#explainOldGenerations(alive.models);
     const report = this.options.report;
     if (report) {
@@ -546,6 +554,48 @@ export class Runtime {
     }
     for (const listener of this.#listeners) listener(record);
     return record;
+  }
+
+  /**
+   * "Who holds it": one heap snapshot, and the shortest strong path from a GC root to the oldest
+   * old generation of each subject (model names or files; by default all that have more than one
+   * generation alive). Prints each path; returns them. Blocks the process for seconds.
+   */
+  async trace(subjects?: string[]): Promise<{ subject: string; path: string[] | undefined }[]> {
+    const labels = subjects ?? [...this.generations.piledUp(), ...this.scopes.piledUp()];
+    const targets: { subject: string; ref: WeakRef<object>; label: string }[] = [];
+    for (const subject of new Set(labels)) {
+      const model = this.generations.oldest(subject);
+      const scope = this.scopes.oldest(subject);
+      if (model) targets.push({ subject, ref: model.ref, label: `model ${subject} (${model.file}, generation ${model.generation})` });
+      else if (scope) targets.push({ subject, ref: scope.ref, label: `module scope of ${subject} (generation ${scope.generation})` });
+      if (targets.length >= 3) break;
+    }
+    if (targets.length === 0) {
+      this.#log('info', 'trace: nothing to trace, every model and file has one generation alive');
+      return [];
+    }
+    const heap = process.memoryUsage().heapUsed;
+    this.#log('info', `trace: taking a heap snapshot to find who holds ${targets.map((t) => t.subject).join(', ')} (${formatBytes(heap)} heap: the process pauses for seconds and may use many times the heap in memory)`);
+    const dir = join(this.options.root, 'node_modules', '.cache', 'orm-hmr');
+    try {
+      const { traceRetainers } = await import('../ledger/retainers.ts');
+      const report = await traceRetainers(targets, { dir, keep: this.options.trace === 'keep' });
+      const results = targets.map((target, i) => ({ subject: target.subject, path: report[i]?.path }));
+      for (const [i, result] of report.entries()) {
+        this.#log(
+          'warn',
+          result.path
+            ? `trace: ${targets[i]!.subject} is held by ${result.path.join(' -> ')}`
+            : `trace: ${targets[i]!.subject}: ${result.status === 'collected' ? 'collected after all' : result.status === 'weakly-held' ? 'only weakly held, it goes at the next GC' : 'not found in the snapshot'}`,
+        );
+      }
+      this.#log('info', `trace: took ${(report.ms / 1000).toFixed(1)} s${report.snapshot ? `, snapshot kept in ${report.snapshot}` : ''}`);
+      return results;
+    } catch (error) {
+      this.#log('error', `trace failed: ${describe(error)}`);
+      return [];
+    }
   }
 
   /** Old generations that outlived a dev server restart are held by something outside us: say so, once. */

@@ -22,6 +22,7 @@ export function applySettings(resolved: ResolvedOptions, root: string, logger?: 
     memoryLine: resolved.memoryLine,
     undoSideEffects: resolved.undoSideEffects ?? defaults.undoSideEffects,
     leakAfter: resolved.leakAfter ?? defaults.leakAfter,
+    trace: resolved.trace ?? defaults.trace,
   };
   runtime.configure({ ...settings, logger });
   setEnv('ORM_HMR_ROOT', root);
@@ -31,6 +32,7 @@ export function applySettings(resolved: ResolvedOptions, root: string, logger?: 
   setEnv('ORM_HMR_MEMORY_LINE', settings.memoryLine ? '1' : '0');
   setEnv('ORM_HMR_UNDO_SIDE_EFFECTS', settings.undoSideEffects ? '1' : '0');
   setEnv('ORM_HMR_LEAK_AFTER', String(settings.leakAfter));
+  setEnv('ORM_HMR_TRACE', settings.trace === 'keep' ? 'keep' : settings.trace ? '1' : '0');
   // Adapter objects cannot cross a process boundary: a forked app gets the built-in names and
   // registers its own adapters with useAdapter().
   setEnv('ORM_HMR_ADAPTERS', (resolved.adapters ?? runtime.defaultAdapters).filter((a) => typeof a === 'string').join(','));

@@ -74,6 +74,7 @@ export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
       pages.set(devServer.config, page);
       devServer.middlewares.use(page.handle);
       announcePage(devServer);
+      addTraceShortcut(devServer, () => void runtime.trace());
     },
     // Vite calls it when the dev server closes: report the last batch here, not into the next server's log.
     async closeBundle() {
@@ -104,6 +105,19 @@ function viteLogger(logger: ViteLogger): Logger {
     warn: (message) => logger.warnOnce(`${tag} ${pc.yellow(message)}`, { timestamp: true }),
     error: (message) => logger.error(`${tag} ${pc.red(message)}`, { timestamp: true }),
   };
+}
+
+/**
+ * `t` + enter in `vite dev` traces who holds old generations. Vite's CLI binds its shortcuts
+ * (r, u, o, c, q) after the server listens; ours joins them.
+ */
+function addTraceShortcut(devServer: ViteDevServer, trace: () => void): void {
+  const bind = devServer.bindCLIShortcuts.bind(devServer);
+  devServer.bindCLIShortcuts = (options = {}) =>
+    bind({
+      ...options,
+      customShortcuts: [...(options.customShortcuts ?? []), { key: 't', description: 'trace who holds old generations (orm-hmr)', action: trace }],
+    });
 }
 
 /**

@@ -206,7 +206,7 @@ export function reloadScenarios({ vite, mode, connected, uri }: { vite: ViteName
       expect(lines.at(-1).alive[`${p}User`]).toBe(1);
       const memoryLines = dev.logs.filter((line) => /\[orm-hmr\] reload #\d+/.test(line));
       expect(memoryLines.length).toBe(lines.length);
-      expect(memoryLines.at(-1)).toMatch(new RegExp(`models/user\\.ts · purged mongoose:${p}User \\([\\d.]+ ms\\) · heap [\\d.]+ MB \\([+-][\\d.]+ MB, [+-][\\d.]+ MB since #1\\) · rss [\\d.]+ MB · alive ${p}User 1( \\(\\+\\d+ others at 1\\))? · gc [\\d.]+ ms`));
+      expect(memoryLines.at(-1)).toMatch(new RegExp(`models/user\\.ts · purged mongoose:${p}User \\([\\d.]+ ms\\) · heap [\\d.]+ MB( [▁▂▃▄▅▆▇█]+)? \\([+-][\\d.]+ MB, [+-][\\d.]+ MB since #1\\) · rss [\\d.]+ MB · alive ${p}User 1( \\(\\+\\d+ others at 1\\))? · gc [\\d.]+ ms`));
     });
   });
 }
