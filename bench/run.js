@@ -2,7 +2,7 @@
 // (a table) and bench/results/heap.svg (heap after GC per reload), side by side in one run.
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const here = import.meta.dirname;
@@ -145,6 +145,14 @@ ${traceRows.join('\n')}
 
 mkdirSync(join(here, 'results'), { recursive: true });
 writeFileSync(join(here, 'results', 'latest.md'), markdown);
+// README's "Numbers" section is this run's report, between its markers.
+const readmePath = join(here, '..', 'README.md');
+const [start, end] = ['<!-- numbers:start (written by npm run bench) -->', '<!-- numbers:end -->'];
+const readme = readFileSync(readmePath, 'utf8');
+if (readme.includes(start) && readme.includes(end)) {
+  const section = markdown.replace(/^# .*\n+/, '').replace(/^## /gm, '### ').replace('](heap.svg)', '](bench/results/heap.svg)');
+  writeFileSync(readmePath, `${readme.slice(0, readme.indexOf(start) + start.length)}\n${section.trim()}\n${readme.slice(readme.indexOf(end))}`);
+}
 writeFileSync(join(here, 'results', 'heap.svg'), chart(results));
 console.log(markdown);
 
