@@ -125,3 +125,6 @@ results.tsx = await inChild('tsx watch', 5293, process.execPath, [join(repo, 'no
 await database.stop();
 rmSync(dir, { recursive: true, force: true });
 console.log(JSON.stringify({ edits, ...results }));
+// The app ran in this process under Vite, and its timers (the playground's stats refresh) would
+// keep it alive.
+process.exit(0);

@@ -25,7 +25,7 @@ const overhead = JSON.parse(
 );
 process.stderr.write('update latency...\n');
 const latency = JSON.parse(
-  execFileSync(process.execPath, [join(here, 'latency.js'), String(Number(process.env.BENCH_EDITS ?? 10))], { encoding: 'utf8' }).trim().split('\n').at(-1),
+  execFileSync(process.execPath, [join(here, 'latency.js'), String(Number(process.env.BENCH_EDITS ?? 10))], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1),
 );
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 process.stderr.write('trace (who holds it) at 50 and 200 MB...\n');

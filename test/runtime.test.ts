@@ -235,3 +235,28 @@ describe('custom adapters', () => {
     expect(() => defineAdapter({ name: 'x' } as never)).toThrow(/entries/);
   });
 });
+
+describe('side effects', () => {
+  it('are attributed during a module body, and only during the synchronous start of one with top-level await', async () => {
+    const { getRuntime } = await import('../dist/runtime/hook.js');
+    const runtime = getRuntime();
+    const timers: NodeJS.Timeout[] = [];
+    evaluate(file('sync.ts'), () => timers.push(setInterval(() => {}, 60_000)));
+    const handle = enter(file('tla.ts'), { imports: { mongoose: m }, async: true });
+    timers.push(setInterval(() => {}, 60_000)); // before its first await: the module's
+    await Promise.resolve();
+    timers.push(setInterval(() => {}, 60_000)); // after it: other code may be running, not the module's
+    handle.commit();
+    timers.push(setInterval(() => {}, 60_000)); // outside any module
+    const relative = (name: string) => file(name).slice('/app/'.length);
+    const mine = runtime.sideEffects.count().filter((effect: { file: string }) => effect.file.startsWith(relative('')));
+    expect(mine).toEqual([
+      { kind: 'setInterval', file: relative('sync.ts'), count: 1 },
+      { kind: 'setInterval', file: relative('tla.ts'), count: 1 },
+    ]);
+    // Node's own functions are back once no module body runs.
+    expect(setInterval.name).toBe('setInterval');
+    expect(globalThis.setInterval).toBe((await import('node:timers')).setInterval);
+    timers.forEach(clearInterval);
+  });
+});

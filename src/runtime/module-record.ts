@@ -38,4 +38,6 @@ export interface Evaluation {
   readonly unload: (() => void)[];
   /** Time spent in our own bookkeeping so far, ms. */
   bookkeepingMs: number;
+  /** The module has top-level await: its body goes on in later jobs, among other code. */
+  readonly async: boolean;
 }

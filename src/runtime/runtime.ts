@@ -180,12 +180,16 @@ export class Runtime {
       undo,
       unload: [],
       bookkeepingMs: 0,
+      async: !!options.async,
     };
     record.pending = evaluation;
-    if (this.#evaluating.length === 0) this.sideEffects.watch();
+    this.sideEffects.watch();
     this.#evaluating.push(evaluation);
     // Without top-level await the body runs in this very job: if the epilogue has not run by the
     // next microtask, the body threw. (The module's own rejection is queued after this check.)
+    // A module with top-level await goes on in later jobs, between other code's: side effects are
+    // only attributed during its synchronous start.
+    if (options.async) queueMicrotask(() => this.#unwatchOutsideEvaluations());
     if (!options.async) {
       queueMicrotask(() => {
         if (record.pending === evaluation) this.#fail(evaluation);
@@ -373,12 +377,17 @@ export class Runtime {
   #finish(evaluation: Evaluation): OwnedEntry[] {
     const index = this.#evaluating.lastIndexOf(evaluation);
     if (index >= 0) this.#evaluating.splice(index, 1);
-    if (this.#evaluating.length === 0) this.sideEffects.unwatch();
+    this.#unwatchOutsideEvaluations();
     const purged = evaluation.purged;
     evaluation.before = new SlotMap();
     evaluation.purged = [];
     evaluation.undo = [];
     return purged;
+  }
+
+  /** Puts Node's functions back once no module body runs synchronously (pending top-level awaits do not count). */
+  #unwatchOutsideEvaluations(): void {
+    if (this.#evaluating.every((evaluation) => evaluation.async)) this.sideEffects.unwatch();
   }
 
   /**
