@@ -119,7 +119,7 @@ function addConnection(out: Entry[], connection: ConnectionLike, seenConnections
     addDiscriminators(out, model);
   }
   const collections = connection.collections;
-  for (const name in collections) out.push(collectionEntry(connection, name, collections[name]!));
+  for (const name in collections) out.push(new CollectionEntry(connection, name, collections[name]!));
   const plugins = connection.plugins;
   if (plugins) for (const plugin of plugins) out.push(pluginEntry(plugins, plugin, (plugin as unknown[])[0]));
   // Before the first connect, each model's init waits in `_queue` and holds the model.
@@ -153,22 +153,28 @@ function pluginEntry(container: unknown[], plugin: unknown, fn: unknown): Entry 
  * still holding the old model (another bundle, an in-flight request) would otherwise buffer
  * operations into a collection the connection never opens.
  */
-function collectionEntry(connection: ConnectionLike, name: string, collection: CollectionLike): Entry {
-  return {
-    container: connection.collections,
-    key: name,
-    value: collection,
-    remove() {
-      const inUse = Object.values(connection.models).some((model) => model.collection === collection);
-      if (inUse || collection.buffer !== false || (collection.queue?.length ?? 0) > 0 || connection.collections[name] !== collection) {
-        return () => {};
-      }
-      delete connection.collections[name];
-      return () => {
-        if (!Object.hasOwn(connection.collections, name)) connection.collections[name] = collection;
-      };
-    },
-  };
+class CollectionEntry implements Entry {
+  // A class, not an object with a closure: every listing makes one per collection.
+  readonly container: Record<string, CollectionLike>;
+  constructor(
+    readonly connection: ConnectionLike,
+    readonly key: string,
+    readonly value: CollectionLike,
+  ) {
+    this.container = connection.collections;
+  }
+
+  remove(): () => void {
+    const { connection, key: name, value: collection } = this;
+    const inUse = Object.values(connection.models).some((model) => model.collection === collection);
+    if (inUse || collection.buffer !== false || (collection.queue?.length ?? 0) > 0 || connection.collections[name] !== collection) {
+      return () => {};
+    }
+    delete connection.collections[name];
+    return () => {
+      if (!Object.hasOwn(connection.collections, name)) connection.collections[name] = collection;
+    };
+  }
 }
 
 /**

@@ -5,7 +5,8 @@ import { collectGarbage } from '../ledger/gc.ts';
 import { GenerationCounter } from '../ledger/generations.ts';
 import { SideEffects } from '../ledger/side-effects.ts';
 import { LeakDetector } from '../ledger/verdict.ts';
-import { formatBytes, formatMemoryLine } from '../ledger/format.ts';
+import { formatMemoryLine } from '../ledger/format.ts';
+import { traceOldGenerations, type TracedSubject } from '../ledger/trace.ts';
 import { appendReport, type ReloadRecord } from '../ledger/report.ts';
 import { ReloadBatch } from './batch.ts';
 import { SlotMap, isHeld, removeEntry, sameSlot, type OwnedEntry } from './entries.ts';
@@ -322,7 +323,8 @@ export class Runtime {
     const fresh: OwnedEntry[] = [];
     const before = evaluation.before;
     for (const entry of this.#list()) {
-      if (before.get(entry) === entry.value && before.has(entry)) continue;
+      const was = before.get(entry);
+      if (was === entry.value && (was !== undefined || before.has(entry))) continue;
       const owner = this.owners.get(entry);
       if (owner && owner.record !== evaluation.record && owner.entry.value === entry.value) continue;
       fresh.push(entry);
@@ -566,45 +568,18 @@ export class Runtime {
   }
 
   /**
-   * "Who holds it": one heap snapshot, and the shortest strong path from a GC root to the oldest
-   * old generation of each subject (model names or files; by default all that have more than one
-   * generation alive). Prints each path; returns them. Blocks the process for seconds.
+   * "Who holds it": the shortest strong path from a GC root to the oldest old generation of each
+   * subject (model names or files; by default all with more than one generation alive), printed
+   * and returned. Takes a heap snapshot: blocks the process for seconds.
    */
-  async trace(subjects?: string[]): Promise<{ subject: string; path: string[] | undefined }[]> {
-    const labels = subjects ?? [...this.generations.piledUp(), ...this.scopes.piledUp()];
-    const targets: { subject: string; ref: WeakRef<object>; label: string }[] = [];
-    for (const subject of new Set(labels)) {
-      const model = this.generations.oldest(subject);
-      const scope = this.scopes.oldest(subject);
-      if (model) targets.push({ subject, ref: model.ref, label: `model ${subject} (${model.file}, generation ${model.generation})` });
-      else if (scope) targets.push({ subject, ref: scope.ref, label: `module scope of ${subject} (generation ${scope.generation})` });
-      if (targets.length >= 3) break;
-    }
-    if (targets.length === 0) {
-      this.#log('info', 'trace: nothing to trace, every model and file has one generation alive');
-      return [];
-    }
-    const heap = process.memoryUsage().heapUsed;
-    this.#log('info', `trace: taking a heap snapshot to find who holds ${targets.map((t) => t.subject).join(', ')} (${formatBytes(heap)} heap: the process pauses for seconds and may use many times the heap in memory)`);
-    const dir = join(this.options.root, 'node_modules', '.cache', 'orm-hmr');
-    try {
-      const { traceRetainers } = await import('../ledger/retainers.ts');
-      const report = await traceRetainers(targets, { dir, keep: this.options.trace === 'keep' });
-      const results = targets.map((target, i) => ({ subject: target.subject, path: report[i]?.path }));
-      for (const [i, result] of report.entries()) {
-        this.#log(
-          'warn',
-          result.path
-            ? `trace: ${targets[i]!.subject} is held by ${result.path.join(' -> ')}`
-            : `trace: ${targets[i]!.subject}: ${result.status === 'collected' ? 'collected after all' : result.status === 'weakly-held' ? 'only weakly held, it goes at the next GC' : 'not found in the snapshot'}`,
-        );
-      }
-      this.#log('info', `trace: took ${(report.ms / 1000).toFixed(1)} s${report.snapshot ? `, snapshot kept in ${report.snapshot}` : ''}`);
-      return results;
-    } catch (error) {
-      this.#log('error', `trace failed: ${describe(error)}`);
-      return [];
-    }
+  trace(subjects?: string[]): Promise<TracedSubject[]> {
+    return traceOldGenerations(subjects ?? [...this.generations.piledUp(), ...this.scopes.piledUp()], {
+      models: this.generations,
+      scopes: this.scopes,
+      dir: join(this.options.root, 'node_modules', '.cache', 'orm-hmr'),
+      keep: this.options.trace === 'keep',
+      log: (level, message) => this.#log(level, message),
+    });
   }
 
   /** Old generations that outlived a dev server restart are held by something outside us: say so, once. */
