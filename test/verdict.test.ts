@@ -72,3 +72,25 @@ describe('leak verdict', () => {
     );
   });
 });
+
+describe('many files at once', () => {
+  it('get one warning between them when their old generations stay alive together (a framework keeping a bundle)', () => {
+    const detector = new LeakDetector(3);
+    const files = ['a', 'b', 'c', 'd', 'e'].map((n) => `models/${n}.ts`);
+    const warnings = [];
+    for (let i = 1; i <= 5; i++) {
+      warnings.push(
+        ...detector.observe(
+          sample(i, 50 * MB, {
+            alive: Object.fromEntries(files.map((_, j) => [`M${j}`, 2])),
+            modelFiles: Object.fromEntries(files.map((file, j) => [`M${j}`, file])),
+          }),
+        ),
+      );
+    }
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.message).toBe(
+      '5 files keep old generations alive after GC (models/a.ts, models/b.ts, models/c.ts +2 more): something outside orm-hmr holds a previous version of them all, such as a framework keeping an earlier bundle. Set trace: true (ORM_HMR_TRACE=1) for the retainer path.',
+    );
+  });
+});

@@ -24,6 +24,8 @@ export interface Sample {
  */
 export const HEAP_SLOPE_LIMIT = 256 * 1024;
 export const HEAP_WINDOW = 10;
+/** More files than this with old generations in one batch get one warning between them. */
+const GROUP_AFTER = 3;
 
 /**
  * Decides when old generations, side effects or the heap pile up across reloads, and words one
@@ -104,10 +106,33 @@ export class LeakDetector {
         message: `${file} leaks on reload: ${[main, ...list.filter((f) => f !== main)].map((f) => f.text).join('; ')}${heap}. ${advice}`,
       });
     }
+    warnings.push(...this.#heapClimb(findings.size > 0, current));
 
-    // A steady climb that no old generation or side effect explains.
+    // Re-arm what recovered.
+    for (const key of this.#warned) {
+      if (key === 'heap' ? current.has('heap-recovered') : !current.has(key)) this.#warned.delete(key);
+    }
+    return this.#grouped(warnings);
+  }
+
+  /**
+   * Many files whose old generations all stay alive at once have one cause (a framework that keeps
+   * a previous bundle, as Next.js does its first): one warning naming them, not one per file.
+   */
+  #grouped(warnings: LeakWarning[]): LeakWarning[] {
+    const generations = warnings.filter((w) => w.kind === 'generations');
+    if (generations.length <= GROUP_AFTER) return warnings;
+    const files = generations.map((w) => w.file!);
+    const message = `${files.length} files keep old generations alive after GC (${files.slice(0, GROUP_AFTER).join(', ')} +${files.length - GROUP_AFTER} more): something outside orm-hmr holds a previous version of them all, such as a framework keeping an earlier bundle. ${this.tracing ? 'Tracing who.' : 'Set trace: true (ORM_HMR_TRACE=1) for the retainer path.'}`;
+    const first = generations[0]!;
+    return [...warnings.filter((w) => w.kind !== 'generations'), { ...first, message }];
+  }
+
+  /** A steady climb of the heap that no old generation or side effect explains (`explained`). */
+  #heapClimb(explained: boolean, current: Set<string>): LeakWarning[] {
+    const warnings: LeakWarning[] = [];
     const heapSlope = this.#slope(HEAP_WINDOW);
-    if (this.#samples.length >= HEAP_WINDOW && heapSlope > HEAP_SLOPE_LIMIT && this.#mostlyRising() && findings.size === 0) {
+    if (this.#samples.length >= HEAP_WINDOW && heapSlope > HEAP_SLOPE_LIMIT && this.#mostlyRising() && !explained) {
       current.add('heap');
       if (!this.#warned.has('heap')) {
         this.#warned.add('heap');
@@ -120,11 +145,6 @@ export class LeakDetector {
         });
       }
     } else if (heapSlope < HEAP_SLOPE_LIMIT / 2) current.add('heap-recovered');
-
-    // Re-arm what recovered.
-    for (const key of this.#warned) {
-      if (key === 'heap' ? current.has('heap-recovered') : !current.has(key)) this.#warned.delete(key);
-    }
     return warnings;
   }
 

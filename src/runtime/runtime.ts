@@ -72,7 +72,7 @@ export class Runtime {
     const evaluation = this.#evaluating.at(-1);
     return evaluation && { file: this.#file(evaluation.record.id), generation: evaluation.number };
   });
-  #detector = new LeakDetector();
+  #detector: LeakDetector;
   /** Evaluations between prologue and epilogue, innermost last. */
   readonly #evaluating: Evaluation[] = [];
   /** Adapters we already tried to require from a module's folder (by adapter name). */
