@@ -24,6 +24,10 @@ it('drops the models of a deleted file', async () => {
     const record = await settled();
     expect(record?.files).toContain('models/gone.ts');
     expect(record?.purged).toContainEqual({ adapter: 'mongoose', name: 'FdGone' });
+    // Whatever still holds the deleted file's last generation (Vite's module cache) is not counted.
+    expect(record?.alive.FdGone).toBeUndefined();
+    expect(record?.alive.FdKeep).toBe(1);
+    expect(record?.generations['models/gone.ts']).toBeUndefined();
   } finally {
     await dev.close();
     project.remove();

@@ -48,6 +48,15 @@ export class GenerationCounter {
     return live.length > 1 ? live[0] : undefined;
   }
 
+  /** Stops counting what `file` registered (it was deleted: whatever still holds its last generation is not a reload leak). */
+  forget(file: string): void {
+    for (const [label, list] of this.#byLabel) {
+      const kept = list.filter((tracked) => tracked.file !== file);
+      if (kept.length === 0) this.#byLabel.delete(label);
+      else this.#byLabel.set(label, kept);
+    }
+  }
+
   /** Labels with more than one live generation. */
   piledUp(): string[] {
     return Object.entries(this.count()).filter(([, n]) => n > 1).map(([label]) => label);

@@ -142,7 +142,7 @@ export class SideEffects {
   undo(file: string, before: number): number {
     let undone = 0;
     for (const effect of this.#effects) {
-      if (effect.file !== file || effect.generation >= before || !effect.live()) continue;
+      if (effect.file !== file || effect.generation >= before || effect.kind === 'socket' || !effect.live()) continue;
       effect.undo();
       undone++;
     }
@@ -219,7 +219,9 @@ export class SideEffects {
         const s = ref.deref();
         return s !== undefined && !s.destroyed;
       },
-      undo: () => ref.deref()?.destroy(),
+      // Counted, never closed: a socket opened while a module evaluates is usually a database
+      // client's, which its adapter closes or reuses; destroying it would break a reused client.
+      undo: () => {},
     });
   }
 }

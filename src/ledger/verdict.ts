@@ -18,7 +18,7 @@ export interface Sample {
 }
 
 /**
- * Heap growth per reload (bytes, least-squares slope over {@link HEAP_WINDOW} reloads) above which
+ * Heap growth per reload (bytes, the median step over {@link HEAP_WINDOW} reloads) above which
  * a steady climb is a leak. Clean apps measured here: Vite 6–8 with Mongoose below 0.02 MB per
  * reload, SvelteKit about 0.09 MB; a module holding 1 MB that leaks grows 1 MB per reload.
  */
@@ -54,7 +54,7 @@ export class LeakDetector {
   observe(sample: Sample): LeakWarning[] {
     this.#samples.push(sample);
     if (this.#samples.length > HEAP_WINDOW) this.#samples.shift();
-    const heapPerReload = this.#slope(this.after + 1);
+    const heapPerReload = this.#medianStep(this.after + 1);
 
     // Everything that piles up, grouped by the file to look at.
     const findings = new Map<string, Finding[]>();
@@ -67,14 +67,14 @@ export class LeakDetector {
 
     for (const [name, count] of Object.entries(sample.alive)) {
       const streak = this.#streak(`model:${name}`, count);
-      if (streak.length >= this.after) {
+      if (piles(streak, this.after)) {
         current.add(`model:${name}`);
         add(sample.modelFiles[name] ?? name, { key: `model:${name}`, kind: 'generations', subject: name, text: `${count} generations of model ${name} alive after GC${growth(streak)}`, perReload: perReload(streak) });
       }
     }
     for (const [file, count] of Object.entries(sample.generations)) {
       const streak = this.#streak(`file:${file}`, count);
-      if (streak.length >= this.after) {
+      if (piles(streak, this.after)) {
         current.add(`file:${file}`);
         add(file, { key: `file:${file}`, kind: 'generations', subject: file, text: `${count} generations of its module scope alive after GC${growth(streak)}`, perReload: perReload(streak) });
       }
@@ -106,7 +106,10 @@ export class LeakDetector {
         message: `${file} leaks on reload: ${[main, ...list.filter((f) => f !== main)].map((f) => f.text).join('; ')}${heap}. ${advice}`,
       });
     }
-    warnings.push(...this.#heapClimb(findings.size > 0, current));
+    // The heap's climb is explained by any old generation or piling side effect, warned about yet or not.
+    const explained =
+      Object.values(sample.alive).some((n) => n > 1) || Object.values(sample.generations).some((n) => n > 1) || sample.sideEffects.some((e) => e.generations > 1);
+    warnings.push(...this.#heapClimb(explained, current));
 
     // Re-arm what recovered.
     for (const key of this.#warned) {
@@ -123,7 +126,7 @@ export class LeakDetector {
     const generations = warnings.filter((w) => w.kind === 'generations');
     if (generations.length <= GROUP_AFTER) return warnings;
     const files = generations.map((w) => w.file!);
-    const message = `${files.length} files keep old generations alive after GC (${files.slice(0, GROUP_AFTER).join(', ')} +${files.length - GROUP_AFTER} more): something outside orm-hmr holds a previous version of them all, such as a framework keeping an earlier bundle. ${this.tracing ? 'Tracing who.' : 'Set trace: true (ORM_HMR_TRACE=1) for the retainer path.'}`;
+    const message = `${files.length} files keep old generations alive after GC (${files.slice(0, GROUP_AFTER).join(', ')} +${files.length - GROUP_AFTER} more): something outside orm-hmr holds previous versions of them all, such as a framework keeping earlier bundles. ${this.tracing ? 'Tracing who.' : 'Set trace: true (ORM_HMR_TRACE=1) for the retainer path.'}`;
     const first = generations[0]!;
     return [...warnings.filter((w) => w.kind !== 'generations'), { ...first, message }];
   }
@@ -131,7 +134,7 @@ export class LeakDetector {
   /** A steady climb of the heap that no old generation or side effect explains (`explained`). */
   #heapClimb(explained: boolean, current: Set<string>): LeakWarning[] {
     const warnings: LeakWarning[] = [];
-    const heapSlope = this.#slope(HEAP_WINDOW);
+    const heapSlope = this.#medianStep(HEAP_WINDOW);
     if (this.#samples.length >= HEAP_WINDOW && heapSlope > HEAP_SLOPE_LIMIT && this.#mostlyRising() && !explained) {
       current.add('heap');
       if (!this.#warned.has('heap')) {
@@ -160,22 +163,15 @@ export class LeakDetector {
     return streak;
   }
 
-  /** Least-squares heap slope over the last `n` samples, bytes per reload. */
-  #slope(n: number): number {
+  /**
+   * The median heap step over the last `n` samples, bytes per reload: a leak adds about the same
+   * each reload, while one jump (a route compiled for the first time, a load starting) moves one
+   * step only.
+   */
+  #medianStep(n: number): number {
     const samples = this.#samples.slice(-n);
-    if (samples.length < 2) return 0;
-    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    const xs = samples.map((_, i) => i);
-    const ys = samples.map((s) => s.heapUsed);
-    const mx = mean(xs);
-    const my = mean(ys);
-    let num = 0;
-    let den = 0;
-    for (let i = 0; i < xs.length; i++) {
-      num += (xs[i]! - mx) * (ys[i]! - my);
-      den += (xs[i]! - mx) ** 2;
-    }
-    return num / den;
+    const steps = samples.slice(1).map((s, i) => s.heapUsed - samples[i]!.heapUsed).sort((a, b) => a - b);
+    return steps.length > 0 ? steps[Math.floor(steps.length / 2)]! : 0;
   }
 
   /** At least 80% of the steps in the window went up: a climb, not noise around a level. */
@@ -195,16 +191,24 @@ interface Finding {
   perReload: number;
 }
 
+/**
+ * Old generations pile up: more than one alive for `after` reloads, and more now than when that
+ * began. A steady extra generation is a framework keeping an earlier bundle (Next.js keeps its
+ * first), not something that grows with each save.
+ */
+function piles(streak: number[], after: number): boolean {
+  return streak.length >= after && streak.at(-1)! > streak[0]!;
+}
+
 function seen(sample: Sample, key: string): boolean {
   if (key.startsWith('model:')) return key.slice(6) in sample.alive;
   if (key.startsWith('file:')) return key.slice(5) in sample.generations;
   return true;
 }
 
-/** `, one more per reload` when the count climbed through the streak; nothing when it is steady. */
+/** `, one more per reload`. */
 function growth(streak: number[]): string {
   const per = perReload(streak);
-  if (per <= 0) return `, for ${streak.length} reloads`;
   return per === 1 ? ', one more per reload' : `, ${per.toFixed(1)} more per reload`;
 }
 

@@ -229,6 +229,8 @@ export class Runtime {
     this.#purge(record);
     this.#release(purged, []);
     this.records.delete(id);
+    this.generations.forget(this.#file(id));
+    this.scopes.forget(this.#file(id));
     this.#batch.evaluated(this.#file(id), purged, performance.now() - start, true);
     this.#schedule();
   }
