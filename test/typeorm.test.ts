@@ -89,6 +89,8 @@ describe('typeorm through Vite ssrLoadModule (SQLite via better-sqlite3, and Mon
     let loaded = await request(1);
     expect((await loaded.handle({ name: 'ada' })).name).toBe('ada');
     const { dataSource } = loaded;
+    const reused: string[] = [];
+    const stop = onReport((record) => reused.push(...record.released.filter((r) => r.action === 'reused').map((r) => `${r.adapter}:${r.name}`)));
     for (let version = 2; version <= 4; version++) {
       const started = performance.now();
       await dev!.edit(file, entity(name, version, [`c${version}`]));
@@ -101,7 +103,11 @@ describe('typeorm through Vite ssrLoadModule (SQLite via better-sqlite3, and Mon
       expect(raw.value).toBe(`value ${version}`);
       expect(dataSource.getMetadata(loaded.Entity).columns.map((c: { propertyName: string }) => c.propertyName)).toEqual(['id', 'name', `c${version}`]);
       expect(dataSource.hasMetadata(loaded.Entity)).toBe(true);
+      await settled();
     }
+    stop();
+    // db.ts re-evaluates with its importer each time and takes its globalThis DataSource back: said each time.
+    expect(reused).toEqual(['typeorm:DataSource', 'typeorm:DataSource', 'typeorm:DataSource']);
     expect(openHandles(database)).toBe(1);
   });
 

@@ -137,7 +137,13 @@ export class DataSources {
     if (!dataSource || !state || state.closing) return;
     const removedAt = state.removedAt ?? Infinity;
     const replaced = [...this.owned].some((other) => (this.stateOf(other)?.initializedAt ?? 0) > removedAt);
-    if (!replaced) return dataSource.isInitialized ? 'reused' : undefined;
+    if (!replaced) {
+      if (!dataSource.isInitialized) return undefined;
+      // Back in the registry: the runtime hands it to the new generation, which releases it next time.
+      this.owned.add(ref);
+      state.removedAt = undefined;
+      return 'reused';
+    }
     state.closing = true;
     this.#closeWhenIdle(dataSource, state).catch((error) => this.warn(`typeorm: closing a replaced DataSource failed: ${describe(error)}`));
     return 'closed';
