@@ -260,3 +260,23 @@ describe('side effects', () => {
     timers.forEach(clearInterval);
   });
 });
+
+describe('closed connections', () => {
+  it('are dropped from mongoose.connections with their models once a tracked module commits (NestJS bootstraps one per reload)', async () => {
+    // As @nestjs/mongoose does on each bootstrap: a connection of its own, models on it, closed on shutdown.
+    const bootstrap = async () => {
+      const connection = await m.createConnection(inject('mongoUri')).asPromise();
+      connection.model('Cat', schema('name'));
+      return connection;
+    };
+    const first = await bootstrap();
+    await first.close();
+    const second = await bootstrap();
+    expect(m.connections).toContain(first);
+    evaluate(file('cats.controller.ts'), () => m.Schema);
+    expect(m.connections).not.toContain(first);
+    expect(m.connections).toContain(second); // open: kept
+    expect(m.connections).toContain(m.connection); // the default one is never dropped
+    await second.close();
+  });
+});

@@ -1,4 +1,5 @@
 import { connectionTracker, type ConnectionLike as OpenableConnection } from './mongoose-connections.ts';
+import { debug } from '../runtime/log.ts';
 import type { Adapter, AdapterContext, Entry } from './types.ts';
 
 // Only the shapes we read. Mongoose's own types would tie us to one major version.
@@ -102,8 +103,30 @@ export function mongooseAdapter(): Adapter {
           opts.schemaUserProvidedOptions = { ...options };
         }
       }
+      for (const ref of instances) {
+        const mongoose = ref.deref();
+        if (mongoose) dropClosedConnections(mongoose);
+      }
     },
   };
+}
+
+/**
+ * Mongoose keeps a connection in `mongoose.connections` after `close()` (only `destroy()` removes
+ * it), with every model compiled on it. A dev server that bootstraps its app again on each reload
+ * (NestJS's HMR recipe with `@nestjs/mongoose`) closes one connection per reload, and they pile up
+ * with each generation's models. Closed ones are dropped; the default connection never is. (A
+ * closed connection opened again later is not put back in the list.)
+ */
+function dropClosedConnections(mongoose: MongooseLike): void {
+  const connections = mongoose.connections;
+  for (let i = connections.length - 1; i >= 0; i--) {
+    const connection = connections[i] as ConnectionLike & { _closeCalled?: boolean; readyState?: number };
+    if (connection !== mongoose.connection && connection._closeCalled === true && connection.readyState === 0) {
+      connections.splice(i, 1);
+      debug(() => `mongoose: dropped a closed connection (${Object.keys(connection.models).length} models) from mongoose.connections`);
+    }
+  }
 }
 
 function addConnection(out: Entry[], connection: ConnectionLike, seenConnections: Set<ConnectionLike>, seenModels: Set<ModelLike>): void {
