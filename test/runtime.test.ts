@@ -254,6 +254,22 @@ describe('side effects', () => {
       { kind: 'setInterval', file: relative('sync.ts'), count: 1 },
       { kind: 'setInterval', file: relative('tla.ts'), count: 1 },
     ]);
+    // What runs in our own bookkeeping is nobody's side effect: here an adapter that waits for a
+    // client to be idle (a timer) when a nested module's previous generation is released, while
+    // the outer module is still evaluating.
+    const clients: object[] = [];
+    const waits: NodeJS.Timeout[] = [];
+    useAdapter(
+      defineAdapter({
+        name: 'idle-wait',
+        entries: () => clients.map((client) => ({ container: clients, value: client, release: () => (waits.push(setInterval(() => {}, 60_000)), 'closed' as const) })),
+      }),
+    );
+    evaluate(file('inner.ts'), () => clients.push({}));
+    evaluate(file('outer.ts'), () => evaluate(file('inner.ts'), () => clients.push({})));
+    expect(waits).toHaveLength(1);
+    expect(runtime.sideEffects.count().filter((effect: { file: string }) => effect.file === relative('outer.ts'))).toEqual([]);
+    waits.forEach(clearInterval);
     // Node's own functions are back once no module body runs.
     expect(setInterval.name).toBe('setInterval');
     expect(globalThis.setInterval).toBe((await import('node:timers')).setInterval);

@@ -69,6 +69,8 @@ export class Runtime {
   readonly scopes = new GenerationCounter();
   /** Timers, listeners, servers and sockets started by tracked files' top level. */
   readonly sideEffects = new SideEffects(() => {
+    // Our own timers (an idle wait before closing a client, the batch timer) are nobody's side effect.
+    if (this.#internal > 0) return undefined;
     const evaluation = this.#evaluating.at(-1);
     return evaluation && { file: this.#file(evaluation.record.id), generation: evaluation.number };
   });
@@ -81,6 +83,8 @@ export class Runtime {
   readonly #context: AdapterContext;
   #batch = new ReloadBatch();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Depth of our own bookkeeping on the stack (prologue, epilogue, unload): no user code runs then. */
+  #internal = 0;
   #reloads = 0;
   /** Dev servers started in this process (a config change restarts Vite's server in place). */
   #servers = 1;
@@ -161,6 +165,10 @@ export class Runtime {
   /** The prologue: purge what this file registered last time, then watch what it registers now. */
   enter(rawId: string, options: EnterOptions = {}): EvaluationHandle {
     if (this.disabled) return NOOP_HANDLE;
+    return this.#ours(() => this.#enter(rawId, options));
+  }
+
+  #enter(rawId: string, options: EnterOptions): EvaluationHandle {
     const start = performance.now();
     const id = cleanId(rawId);
     this.#attach(id, options.imports ?? {});
@@ -193,7 +201,7 @@ export class Runtime {
     if (options.async) queueMicrotask(() => this.#unwatchOutsideEvaluations());
     if (!options.async) {
       queueMicrotask(() => {
-        if (record.pending === evaluation) this.#fail(evaluation);
+        if (record.pending === evaluation) this.#ours(() => this.#fail(evaluation));
       });
     }
     evaluation.bookkeepingMs += performance.now() - start;
@@ -204,10 +212,19 @@ export class Runtime {
       commit: () => {
         const committing = open;
         open = undefined;
-        if (committing) this.#commit(committing, handle);
+        if (committing) this.#ours(() => this.#commit(committing, handle));
       },
     };
     return handle;
+  }
+
+  #ours<T>(work: () => T): T {
+    this.#internal++;
+    try {
+      return work();
+    } finally {
+      this.#internal--;
+    }
   }
 
   /** Zeitwerk's on_unload: `callback` runs right before the file that is evaluating now evaluates again. */
@@ -221,6 +238,10 @@ export class Runtime {
 
   /** The file was deleted: drop what it registered. */
   unload(rawId: string): void {
+    this.#ours(() => this.#unload(rawId));
+  }
+
+  #unload(rawId: string): void {
     const id = cleanId(rawId);
     const record = this.records.get(id);
     if (!record) return;
