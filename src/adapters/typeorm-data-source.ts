@@ -77,6 +77,8 @@ export class DataSources {
   #clock = 0;
   #context: AsyncLocalStorage<DataSourceLike> | undefined;
   warn: (message: string) => void = () => {};
+  /** Reports a DataSource that became owned by the module evaluating now (its `initialize()` ran). */
+  onOwned: ((ref: WeakRef<DataSourceLike>) => void) | undefined;
 
   patch(DataSource: unknown): void {
     const proto = (DataSource as { prototype?: Record<PropertyKey, unknown> } | undefined)?.prototype;
@@ -202,6 +204,7 @@ export class DataSources {
     state.closing = false;
     this.all.add(state.ref);
     this.owned.add(state.ref);
+    this.onOwned?.(state.ref);
   }
 
   /** Wraps each query runner's `query`: counts it, and holds it while a refresh runs (unless it is the refresh's). */

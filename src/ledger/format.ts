@@ -47,7 +47,7 @@ export function formatMemoryLine(record: ReloadRecord, colors = pc.isColorSuppor
   parts.push(`heap ${formatBytes(record.heapUsed)}${trend} (${deltaText}${since})`);
   parts.push(`rss ${formatBytes(record.rss)}`);
   parts.push(formatAlive(record, c));
-  parts.push(record.gc ? `gc ${formatMs(record.gcMs)}` : c.dim('no GC, counts may include garbage'));
+  parts.push(record.gc ? (record.gcBy === 'v8' ? 'gc by V8' : `gc ${formatMs(record.gcMs)}`) : c.dim('no GC, counts may include garbage'));
   return parts.join(c.dim(' · '));
 }
 

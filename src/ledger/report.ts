@@ -26,8 +26,14 @@ export interface ReloadRecord {
   /** heapUsed minus the previous reload's, and minus the first reload's (0 on the first). */
   heapDelta: number;
   heapDeltaFromFirst: number;
-  /** Whether a full GC ran before sampling, how long it took and how many rounds. */
+  /** Whether a full GC ran before sampling (ours or V8's own), how long ours took and how many rounds. */
   gc: boolean;
+  /**
+   * What collected garbage before counting: `forced` (our full GC, run once the server served
+   * nothing for a moment, or when `settled()` asked), `v8` (V8's own major GC left every model at
+   * one generation: nothing forced), `none` (the `gc` option is off, or the server stayed busy).
+   */
+  gcBy?: 'forced' | 'v8' | 'none';
   gcMs: number;
   gcRounds: number;
   /** Live generations of each model after GC; 1 is healthy. */

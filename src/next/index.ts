@@ -1,6 +1,7 @@
 import type { Configuration } from 'webpack';
 import { resolveOptions, type OrmHmrOptions } from '../options.ts';
-import { applySettings } from '../runtime/settings.ts';
+import { applySettings } from '../runtime/config.ts';
+import { getRuntime } from '../runtime/hook.ts';
 import { mentionsPattern } from '../transform/detect.ts';
 import { OrmHmrPlugin, loaderOptions, loaderPath } from '../webpack/index.ts';
 
@@ -38,7 +39,7 @@ export function withOrmHmr<T extends NextConfigLike>(nextConfig: T = {} as T, op
   const root = process.cwd();
   // Next loads its config in each of its processes, the one that serves included: with Turbopack
   // this is where the runtime there gets its settings.
-  applySettings(resolved, root);
+  applySettings(getRuntime(), resolved, root);
   const loader = loaderOptions(resolved, root);
   const turbopackRule = {
     // `development`: not in `next build`; `node`: server code on the Node.js runtime only.

@@ -10,10 +10,7 @@ export function slotOf(entry: Entry): unknown {
   return entry.key !== undefined ? entry.key : entry.value;
 }
 
-/**
- * Values by (container, slot). Two-level maps rather than string ids: listing every entry twice
- * per evaluation must stay cheap with hundreds of models.
- */
+/** Values by (container, slot), in insertion order. Two-level maps rather than string ids. */
 export class SlotMap<V> {
   readonly #byContainer = new Map<object, Map<unknown, V>>();
 

@@ -1,7 +1,7 @@
 import { findImports, isEsm, scriptRE } from './detect.ts';
-import { injectInto } from './inject.ts';
+import { codeVersion, injectInto } from './inject.ts';
 import { hasTopLevelAwait, type Node } from './top-level-await.ts';
-import { cleanId } from '../runtime/runtime.ts';
+import { cleanId } from '../runtime/ids.ts';
 
 export interface TransformContext {
   /** Specifier the injected code uses to load the runtime. */
@@ -34,6 +34,7 @@ export function transformModule(code: string, rawId: string, context: TransformC
     imports: (format === 'esm' ? imports.staticImports : imports.requires).filter((specifier) => context.packages.includes(specifier)),
     async: /\bawait\b/.test(code) && format === 'esm' && awaitsAtTopLevel(code, context.parse),
     format,
+    version: codeVersion(code),
   });
 }
 
