@@ -1,7 +1,8 @@
 // Update latency, one JSON line: from writing a model file to the first HTTP response of the
-// playground that reflects the edit. The same app (a copy of playground/) served three ways:
+// playground that reflects the edit. The same app (a copy of playground/) served four ways:
 // orm-hmr under Vite (ssrLoadModule per request), orm-hmr under webpack's server HMR (NestJS
-// style), and `tsx watch` restarting the process (and reconnecting to the database) on each save.
+// style), the plain Node server under `orm-hmr dev` (reloaded in place, its server kept), and the
+// same server under `tsx watch`, restarting the process (and reconnecting to the database) on each save.
 //   node bench/latency.js [edits]
 import { spawn } from 'node:child_process';
 import { cpSync, rmSync, writeFileSync } from 'node:fs';
@@ -119,7 +120,10 @@ results.webpack = await inChild('orm-hmr + webpack', 5292, process.execPath, [jo
   HOT_POLL_MS: '100',
 });
 
-// 3. A full restart on each save.
+// 3. The plain Node server (playground/server.ts) under `orm-hmr dev`: reloaded in place.
+results.node = await inChild('orm-hmr dev', 5294, process.execPath, [join(repo, 'dist', 'node', 'cli.js'), 'dev', '--page=off', join('playground', 'server.ts')]);
+
+// 4. The same server restarted on each save.
 results.tsx = await inChild('tsx watch', 5293, process.execPath, [join(repo, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'watch', join(app, 'server.ts')]);
 
 await database.stop();
