@@ -16,6 +16,7 @@ import { createPage, PAGE_PATH } from '../vite/page.ts';
 import type { DevOptions, ToSupervisor } from './protocol.ts';
 import { keepListeningServers } from './keep-server.ts';
 import { invalidateWithImporters, rejectedModules } from './reload.ts';
+import { wholeFiles } from './whole-files.ts';
 
 const options = JSON.parse(process.env.ORM_HMR_DEV ?? 'null') as DevOptions | null;
 if (!options) throw new Error('orm-hmr: this file is started by `orm-hmr dev`, not directly');
@@ -60,7 +61,7 @@ const server: ViteDevServer = await vite.createServer({
   // tsconfig `paths` (Vite 8; older versions ignore the option).
   resolve: { tsconfigPaths: true } as object,
   ssr: options.conditions.length > 0 ? { resolve: { conditions: [...vite.defaultServerConditions, ...options.conditions], externalConditions: options.conditions } } : undefined,
-  plugins: [ormHmr(options.plugin)],
+  plugins: [wholeFiles(), ormHmr(options.plugin)],
 });
 const runner: ModuleRunner = vite.createServerModuleRunner(server.environments.ssr as never, { hmr: false });
 
