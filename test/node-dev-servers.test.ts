@@ -69,7 +69,8 @@ describe.each(Object.keys(servers) as (keyof typeof servers)[])('orm-hmr dev kee
     });
     projects.push(project);
     const port = await freePort();
-    const dev: NodeDev = startNodeDev(project, ['--page=off', 'server.ts'], { PORT: String(port) });
+    // Koa's run serves the ledger page on the app's own port.
+    const dev: NodeDev = startNodeDev(project, [name === 'koa' ? '--page=app' : '--page=off', 'server.ts'], { PORT: String(port) });
     const hosts = name.includes('two addresses') ? ['127.0.0.1', '[::1]'] : ['127.0.0.1'];
     const text = async (host: string) => (await fetch(`http://${host}:${port}/`)).text();
     try {
@@ -81,6 +82,10 @@ describe.each(Object.keys(servers) as (keyof typeof servers)[])('orm-hmr dev kee
         });
       }
       expect(dev.output()).not.toMatch(/EADDRINUSE|restarting/);
+      const page = await fetch(`http://127.0.0.1:${port}/__orm-hmr/records.json`);
+      // Elsewhere the app answers that path itself.
+      if (name === 'koa') expect(Array.isArray(await page.json())).toBe(true);
+      else expect(await page.text()).not.toMatch(/^\[/);
       if (name.includes('node:http')) {
         // Upgrades reach the latest generation's listener, added after listen().
         expect(await upgrade(port)).toBe('v2');
@@ -132,6 +137,8 @@ it("runs the README's example: an Express app with a model, edited", async () =>
     expect((await get(port, '/users')).status).toBe(200);
     expect(dev.output()).toMatch(/reloaded src\/models\/user\.ts/);
     expect(dev.output()).not.toMatch(/OverwriteModelError|restarting/);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n--- orm-hmr dev said:\n${dev.output()}`);
   } finally {
     await dev.stop();
   }
