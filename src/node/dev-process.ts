@@ -62,6 +62,10 @@ const server: ViteDevServer = await vite.createServer({
   resolve: { tsconfigPaths: true } as object,
   ssr: options.conditions.length > 0 ? { resolve: { conditions: [...vite.defaultServerConditions, ...options.conditions], externalConditions: options.conditions } } : undefined,
   plugins: [wholeFiles(), ormHmr(options.plugin)],
+  // Nothing runs in a browser: no dependency pre-bundling, and a cache of our own so the project's
+  // own `vite dev` cache is left alone.
+  optimizeDeps: { noDiscovery: true, include: [] },
+  cacheDir: join(root, 'node_modules', '.vite', 'orm-hmr-dev'),
 });
 const runner: ModuleRunner = vite.createServerModuleRunner(server.environments.ssr as never, { hmr: false });
 
@@ -131,29 +135,31 @@ async function evaluate(changed: string[] = []): Promise<boolean> {
 
 async function flush(): Promise<void> {
   if (running) return void (await running.then(() => flush()));
-  const files = [...pending].filter((file) => {
-    // A save that truncates then writes: wait for the write, never evaluate an empty file.
-    if (existsSync(file) && statSync(file).size === 0) {
-      if (!empty.has(file)) say(pc.dim(`${rel(file)} is empty: waiting for the rest of the save`));
-      empty.add(file);
-      return false;
-    }
-    empty.delete(file);
-    return true;
-  });
-  pending.clear();
   // The app's files: loaded by the runner, or (a save that did not compile) known to Vite.
   const ssr = server.environments.ssr.moduleGraph;
-  const loaded = files.filter((file) => runner.evaluatedModules.getModulesByFile(file)?.size || ssr.getModulesByFile(file)?.size);
+  const ours = (file: string) => Boolean(runner.evaluatedModules.getModulesByFile(file)?.size || ssr.getModulesByFile(file)?.size);
   // While the app is broken, a new file may be the missing import it waits for.
-  if (loaded.length === 0 && !(broken && added.size > 0)) return added.clear();
+  const files = [...pending].filter((file) => ours(file) || (broken && added.has(file))).filter(whole);
+  pending.clear();
   added.clear();
-  running = reload(loaded.length > 0 ? loaded : files);
+  if (files.length === 0) return;
+  running = reload(files);
   try {
     await running;
   } finally {
     running = undefined;
   }
+}
+
+/** A save that truncates then writes: wait for the write, never evaluate an empty file. */
+function whole(file: string): boolean {
+  if (existsSync(file) && statSync(file).size === 0) {
+    if (!empty.has(file)) say(pc.dim(`${rel(file)} is empty: waiting for the rest of the save`));
+    empty.add(file);
+    return false;
+  }
+  empty.delete(file);
+  return true;
 }
 
 async function reload(files: string[]): Promise<void> {
@@ -189,7 +195,8 @@ async function shutdown(): Promise<void> {
   if (stopping) return;
   stopping = true;
   setTimeout(() => process.exit(0), 1900).unref();
-  configure({ memoryLine: false, gc: false });
+  // Unloading everything is not a reload: no memory line, no report record.
+  configure({ memoryLine: false, gc: false, report: false });
   await kept.closeAll(1000);
   for (const node of [...runner.evaluatedModules.idToModuleMap.values()].reverse()) if (node.file) unload(node.file);
   page?.close();
@@ -219,8 +226,11 @@ function describe(error: unknown): string {
   const { frame, plugin } = error as Error & { frame?: string; plugin?: string };
   // A save that does not compile: the message has the code frame, Vite's own stack says nothing.
   if (plugin) return frame && !error.message.includes(frame) ? `${error.message}\n${frame}` : error.message;
-  // A throw: its stack, source-mapped by the module runner.
-  return error.stack ?? error.message;
+  // A throw: its stack, source-mapped by the module runner, without the runner's own frames.
+  return (error.stack ?? error.message)
+    .split('\n')
+    .filter((line) => !/^\s+at .*[\\/]node_modules[\\/]vite[\\/]dist[\\/]/.test(line))
+    .join('\n');
 }
 
 /** Vite's logger with our tag instead of `[vite]`; the plugin's lines already carry the tag. */
