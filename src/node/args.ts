@@ -66,8 +66,11 @@ export function parseDevArgs(argv: string[]): ParsedArgs | { help: true } | { er
       continue;
     }
     // A Node flag: kept as given, its value read for what we must know.
-    const flagValue = NODE_FLAGS_WITH_VALUE.has(name) ? value() : inline;
-    nodeFlags.push(NODE_FLAGS_WITH_VALUE.has(name) && inline === undefined && flagValue !== undefined ? `${name}=${flagValue}` : arg);
+    const separate = NODE_FLAGS_WITH_VALUE.has(name) && inline === undefined;
+    const flagValue = separate ? argv[++i] : inline;
+    nodeFlags.push(arg);
+    // Short flags take no `=value` (`-C=dev` is a bad option): the value stays a separate argument.
+    if (separate && flagValue !== undefined) nodeFlags.push(flagValue);
     if ((name === '--env-file' || name === '--env-file-if-exists') && flagValue) envFiles.push(flagValue);
     if ((name === '--conditions' || name === '-C') && flagValue) conditions.push(flagValue);
   }
