@@ -102,7 +102,7 @@ for (const event of ['change', 'add', 'unlink'] as const) {
     pending.add(file);
     // Editors write a file in several steps; folding events that close together gives one reload.
     clearTimeout(timer);
-    timer = setTimeout(() => void flush(), 10);
+    timer = setTimeout(() => void flush(), 5);
   });
 }
 
