@@ -9,7 +9,7 @@ import { existsSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { join, relative, resolve } from 'node:path';
 import pc from 'picocolors';
-import type { Logger, ViteDevServer } from 'vite';
+import type { ViteDevServer } from 'vite';
 import type { ModuleRunner } from 'vite/module-runner';
 import { configure, onReport, unload } from '../runtime/index.ts';
 import { createPage, PAGE_PATH } from '../vite/page.ts';
@@ -17,6 +17,7 @@ import type { DevOptions, ToSupervisor } from './protocol.ts';
 import { keepListeningServers } from './keep-server.ts';
 import { invalidateWithImporters, rejectedModules } from './reload.ts';
 import { wholeFiles } from './whole-files.ts';
+import { describeError, devLogger, tag } from './log.ts';
 
 const options = JSON.parse(process.env.ORM_HMR_DEV ?? 'null') as DevOptions | null;
 if (!options) throw new Error('orm-hmr: this file is started by `orm-hmr dev`, not directly');
@@ -25,13 +26,12 @@ delete process.env.ORM_HMR_DEV;
 const root = process.cwd();
 const entry = resolve(root, options.entry);
 const rel = (file: string) => relative(root, file).split('\\').join('/') || file;
-const tag = pc.cyan('[orm-hmr]');
 const send = (message: ToSupervisor) => process.send?.(message);
 // The app sees the argv it would see under `node <entry> <args>`.
 process.argv = [process.argv[0]!, entry, ...options.args];
 
 const vite = await loadVite();
-const logger = ourLogger(vite);
+const logger = devLogger(vite);
 const say = (message: string) => logger.info(message, { timestamp: true });
 const startedAt = performance.now();
 let stage = 'starting Vite';
@@ -123,7 +123,7 @@ async function evaluate(changed: string[] = []): Promise<boolean> {
     broken = await rejectedModules(runner.evaluatedModules);
     const what = changed.length > 0 ? changed.map(rel).join(', ') : rel(entry);
     const keeping = kept.keys.length > 0 ? 'the previous app keeps serving' : 'nothing is serving';
-    const message = `${what}: ${describe(error)}`;
+    const message = `${what}: ${describeError(error)}`;
     // Once: the same error again (another save that does not fix it) is not printed again.
     if (message !== lastError) logger.error(`${pc.red(message)}\n${pc.dim(`${keeping}; the next save tries again`)}`, { timestamp: true });
     lastError = message;
@@ -220,29 +220,3 @@ async function loadVite(): Promise<typeof import('vite')> {
     process.exit(1);
   }
 }
-
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const { frame, plugin } = error as Error & { frame?: string; plugin?: string };
-  // A save that does not compile: the message has the code frame, Vite's own stack says nothing.
-  if (plugin) return frame && !error.message.includes(frame) ? `${error.message}\n${frame}` : error.message;
-  // A throw: its stack, source-mapped by the module runner, without the runner's own frames.
-  return (error.stack ?? error.message)
-    .split('\n')
-    .filter((line) => !/^\s+at .*[\\/]node_modules[\\/]vite[\\/]dist[\\/]/.test(line))
-    .join('\n');
-}
-
-/** Vite's logger with our tag instead of `[vite]`; the plugin's lines already carry the tag. */
-function ourLogger(v: typeof import('vite')): Logger {
-  const base = v.createLogger('info', { allowClearScreen: false, prefix: '[orm-hmr]' });
-  const untag = (message: string) => (message.startsWith(`${tag} `) ? message.slice(tag.length + 1) : message);
-  return {
-    ...base,
-    info: (message, o) => base.info(untag(message), o),
-    warn: (message, o) => base.warn(untag(message), o),
-    warnOnce: (message, o) => base.warnOnce(untag(message), o),
-    error: (message, o) => base.error(untag(message), o),
-  };
-}
-
