@@ -39,13 +39,14 @@ const traceRows = traces.map(
 const ms = (v) => `${v < 1 ? v.toFixed(3) : v.toFixed(1)} ms`;
 const restart = median(latency.tsx);
 const latencyRows = [
-  ['orm-hmr + Vite (`ssrLoadModule` per request)', latency.vite],
-  ['orm-hmr + webpack server HMR (`webpack/hot/poll?100`, NestJS style)', latency.webpack],
-  ['`tsx watch` restarting the server (and reconnecting)', latency.tsx],
-].map(([name, times]) => {
+  ['orm-hmr + Vite (`ssrLoadModule` per request)', latency.vite, 10],
+  ['orm-hmr + webpack server HMR (`webpack/hot/poll?100`, NestJS style)', latency.webpack, 10],
+  ['`orm-hmr dev server.ts` (the plain Node server, reloaded in place)', latency.node, 20],
+  ['`tsx watch server.ts` restarting the server (and reconnecting)', latency.tsx],
+].map(([name, times, target]) => {
   const sorted = [...times].sort((a, b) => a - b);
   const speedup = restart / median(times);
-  return `| ${name} | ${ms(median(times))} | ${ms(sorted[0])} – ${ms(sorted.at(-1))} | ${times === latency.tsx ? '1×' : `${speedup.toFixed(1)}× sooner`} | ${times === latency.tsx ? '' : speedup >= 10 ? 'met' : '**missed**'} |`;
+  return `| ${name} | ${ms(median(times))} | ${ms(sorted[0])} – ${ms(sorted.at(-1))} | ${times === latency.tsx ? '1×' : `${speedup.toFixed(1)}× sooner`} | ${target ? `${target}×: ${speedup >= target ? 'met' : '**missed**'}` : ''} |`;
 });
 const verdict = (ok) => (ok ? 'met' : '**missed**');
 const startDelta = overhead.coldStartMs.with / overhead.coldStartMs.without - 1;
@@ -109,10 +110,11 @@ ${typeormRows.join('\n')}
 ## Update latency: from saving a model file to the first response that reflects it
 
 The playground app, a copy of it edited ${latency.edits} times (a new schema field each time; the
-clock stops at the first \`GET /api/users\` whose fields list it, polled every 5 ms). Target: a
-live edit at least 10× sooner than a restart.
+clock stops at the first \`GET /api/users\` whose fields list it, polled every 5 ms). Targets: a
+live edit at least 10× sooner than a restart under a bundler, 20× for \`orm-hmr dev\`, which
+replaces \`tsx watch\` for the same server.
 
-| how | median | range | vs restart | 10× target |
+| how | median | range | vs restart | target |
 | --- | --- | --- | --- | --- |
 ${latencyRows.join('\n')}
 
