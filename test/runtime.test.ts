@@ -285,7 +285,7 @@ describe('closed connections', () => {
       connection.model('Cat', schema('name'));
       return connection;
     };
-    const first = await bootstrap();
+    let first: mongoose.Connection | undefined = await bootstrap();
     await first.close();
     const second = await bootstrap();
     expect(m.connections).toContain(first);
@@ -293,6 +293,12 @@ describe('closed connections', () => {
     expect(m.connections).not.toContain(first);
     expect(m.connections).toContain(second); // open: kept
     expect(m.connections).toContain(m.connection); // the default one is never dropped
+    // The line says what we did, and counts the library's models by name (the first Cat is gone with its connection).
+    first = undefined;
+    evaluate(file('cats.controller.ts'), () => m.Schema);
+    const record = await settled();
+    expect(record?.released).toContainEqual({ adapter: 'mongoose', name: 'connection', action: 'dropped' });
+    expect(record?.alive.Cat).toBe(1);
     await second.close();
   });
 });

@@ -119,7 +119,7 @@ export function mongooseAdapter(): Adapter {
       }
       for (const ref of instances) {
         const mongoose = ref.deref();
-        if (mongoose) dropClosedConnections(mongoose);
+        if (mongoose && dropClosedConnections(mongoose) > 0) context?.released('connection', 'dropped');
       }
     },
   };
@@ -241,15 +241,18 @@ function reportPlugins(report: Report, plugins: unknown[], builtinPlugins: WeakS
  * with each generation's models. Closed ones are dropped; the default connection never is. (A
  * closed connection opened again later is not put back in the list.)
  */
-function dropClosedConnections(mongoose: MongooseLike): void {
+function dropClosedConnections(mongoose: MongooseLike): number {
+  let dropped = 0;
   const connections = mongoose.connections;
   for (let i = connections.length - 1; i >= 0; i--) {
     const connection = connections[i] as ConnectionLike & { _closeCalled?: boolean; readyState?: number };
     if (connection !== mongoose.connection && connection._closeCalled === true && connection.readyState === 0) {
       connections.splice(i, 1);
+      dropped++;
       debug(() => `mongoose: dropped a closed connection (${Object.keys(connection.models).length} models) from mongoose.connections`);
     }
   }
+  return dropped;
 }
 
 function addConnection(out: Entry[], connection: ConnectionLike, seenConnections: Set<ConnectionLike>, seenModels: Set<ModelLike>): void {

@@ -59,6 +59,11 @@ export interface AdapterContext {
    * no file path or no `node:module` (browsers, virtual modules).
    */
   require?(specifier: string): unknown;
+  /**
+   * Tells the memory line and the report what the adapter did on its own, outside `release()`:
+   * `dropped mongoose:connection`.
+   */
+  released(name: string, action: 'closed' | 'reused' | 'dropped'): void;
   /** A line in the dev server's log, for what an adapter decided on its own (never print a connection string). */
   log(level: 'info' | 'warn', message: string): void;
 }

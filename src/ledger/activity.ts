@@ -11,7 +11,8 @@ const LONG_LIVED_MS = 10_000;
  * `http.server.response.finish` diagnostics channels), so a GC we force lands while nobody waits.
  */
 export class Activity {
-  #majorGcs = 0;
+  /** When the last major GC started (performance.now() time); entries arrive after the fact. */
+  #lastMajorGc = -Infinity;
   /** Requests in flight, by request object, with when they started. */
   readonly #inFlight = new Map<object, number>();
   #lastChange = 0;
@@ -26,7 +27,7 @@ export class Activity {
       const observer = new PerformanceObserver((list) => {
         for (const entry of list.getEntries()) {
           const kind = (entry as { detail?: { kind?: number } }).detail?.kind;
-          if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) this.#majorGcs++;
+          if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) this.#lastMajorGc = Math.max(this.#lastMajorGc, entry.startTime);
         }
       });
       observer.observe({ entryTypes: ['gc'] });
@@ -45,9 +46,12 @@ export class Activity {
     });
   }
 
-  /** Major GCs V8 ran on its own (or we forced) since watching started. */
-  get majorGcs(): number {
-    return this.#majorGcs;
+  /**
+   * Whether a major GC (V8's own, or ours) started after `time` (performance.now() time). By start
+   * time, not by count: the entry of a GC we forced for the previous batch may arrive late.
+   */
+  majorGcSince(time: number): boolean {
+    return this.#lastMajorGc > time;
   }
 
   /** No request started or finished for `ms`, and none in flight but long-lived streams. */

@@ -7,7 +7,7 @@ import { ReloadBatch } from './batch.ts';
 import { formatMemoryLine } from './format.ts';
 import { GenerationCounter } from './generations.ts';
 import { measureWhenQuiet } from './measure.ts';
-import { appendReport, type ReloadRecord } from './report.ts';
+import { appendReport, type ReleaseAction, type ReloadRecord } from './report.ts';
 import { SideEffects, type Evaluating } from './side-effects.ts';
 import { traceOldGenerations, type TracedSubject } from './trace.ts';
 import { LeakDetector } from './verdict.ts';
@@ -105,7 +105,7 @@ export class Ledger {
     this.#schedule();
   }
 
-  released(adapter: string, name: string, action: 'closed' | 'reused'): void {
+  released(adapter: string, name: string, action: ReleaseAction): void {
     this.#batch.release(adapter, name, action);
   }
 

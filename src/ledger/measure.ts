@@ -35,14 +35,13 @@ export const MAX_WAIT_MS = 5_000;
 export async function measureWhenQuiet(activity: Activity, options: MeasureOptions): Promise<Measurement> {
   if (!options.enabled) return { ...(await collectGarbage(options.settled, 0, false)), by: 'none' };
   activity.start();
-  const gcs = activity.majorGcs;
   const started = performance.now();
   for (;;) {
     if (options.now()) return { ...(await collectGarbage(options.settled, 4, true)), by: 'forced' };
     // Unref'd: a process with nothing else to do may end while we wait.
     await Promise.race([sleep(POLL_MS, undefined, { ref: false }), options.hurried]);
     if (options.now()) continue;
-    const byV8 = activity.majorGcs > gcs;
+    const byV8 = activity.majorGcSince(started);
     // Healthy: V8 collected the old generations by itself; nothing to force.
     if (byV8 && options.settled()) return { collected: true, gcMs: 0, rounds: 0, by: 'v8' };
     // Something still holds an old generation (or V8 did not look yet): confirm with a forced GC,

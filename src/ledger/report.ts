@@ -40,8 +40,11 @@ export interface ReloadRecord {
   alive: Record<string, number>;
   /** Live evaluations of each tracked file after GC (its scope, closures, classes); 1 is healthy. */
   generations: Record<string, number>;
-  /** Registrations an adapter closed or reused when their file re-evaluated (connections, clients). */
-  released: { adapter: string; name: string; action: 'closed' | 'reused' }[];
+  /**
+   * Registrations an adapter closed or reused when their file re-evaluated (connections, clients),
+   * and what it dropped on its own (`dropped`: closed connections taken out of `mongoose.connections`).
+   */
+  released: { adapter: string; name: string; action: ReleaseAction }[];
   /** Timers, listeners, servers and sockets started while a tracked file evaluated, still live now. */
   sideEffects: SideEffectCount[];
   /** `ok`, or `leak` once a warning was given; `unknown` without a forced GC. */
@@ -51,6 +54,9 @@ export interface ReloadRecord {
   /** With `trace`: the shortest strong path from a GC root to an old generation, one step per item. */
   retainerPath?: string[];
 }
+
+/** What an adapter did with a registration its file's new generation no longer holds. */
+export type ReleaseAction = 'closed' | 'reused' | 'dropped';
 
 export type SideEffectKind = 'setInterval' | 'setTimeout' | 'listener' | 'server' | 'socket';
 

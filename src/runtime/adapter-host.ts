@@ -8,6 +8,7 @@ import type { OwnedEntry } from './entries.ts';
 /** What the host needs of the runtime: where reported registrations go, and its log. */
 export interface HostCallbacks {
   register(adapter: string, entry: Entry): void;
+  released(adapter: string, name: string, action: 'closed' | 'reused' | 'dropped'): void;
   conflict(label: string): void;
   log(level: 'info' | 'warn', message: string): void;
   warnOnce(key: string, message: string): void;
@@ -117,6 +118,7 @@ export class AdapterHost {
       const callbacks = this.#callbacks;
       context = {
         register: (entry) => callbacks.register(adapter.name, entry),
+        released: (name, action) => callbacks.released(adapter.name, name, action),
         conflict: (label) => callbacks.conflict(label),
         log: (level, message) => callbacks.log(level, message),
       };

@@ -62,6 +62,7 @@ export class Runtime {
     this.defaults = { ...settings, adapters };
     this.host = new AdapterHost({
       register: (adapter, entry) => this.#register(adapter, entry),
+      released: (adapter, name, action) => this.ledger.released(adapter, name, action),
       conflict: (label) => this.#conflict(label),
       log: (level, message) => this.#log(level, message),
       warnOnce: (key, message) => this.#warnOnce(key, message),
