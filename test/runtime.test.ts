@@ -1,6 +1,6 @@
 import mongoose from 'mongoose';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import { defineAdapter } from '../dist/index.js';
+import { builtinAdapterNames, defineAdapter } from '../dist/index.js';
 import { configure, enter, onUnload, settled, unload, useAdapter } from '../dist/runtime/index.js';
 import { countAlive } from './helpers/scenarios.ts';
 
@@ -402,5 +402,26 @@ describe('side effects, by who started them', () => {
       configure({ undoSideEffects: false });
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('adapters dropped', () => {
+  it('undo what they patched, and a new one patches again', async () => {
+    const { getRuntime } = await import('../dist/runtime/hook.js');
+    const runtime = getRuntime();
+    const proto = Object.getPrototypeOf(m) as { model: unknown };
+    evaluate(file('patched.ts'), () => m.model('Patched', schema('a'))); // attaches, hooks model()
+    const hooked = proto.model;
+    runtime.chooseAdapters(['typeorm']);
+    try {
+      expect(proto.model).not.toBe(hooked);
+      expect(String(proto.model)).toContain('_mongoose'); // Mongoose's own function again
+    } finally {
+      runtime.chooseAdapters(builtinAdapterNames);
+    }
+    const id = file('patched-again.ts');
+    evaluate(id, () => m.model('PatchedAgain', schema('a')));
+    const second = evaluate(id, () => m.model('PatchedAgain', schema('b')));
+    expect(m.model('PatchedAgain')).toBe(second);
   });
 });

@@ -1,5 +1,5 @@
 import { heldByGlobal, type Aliases } from './global-cache.ts';
-import { whenIdle, type ClientLike } from './idle.ts';
+import { closeWhenIdle, type ClientLike } from './idle.ts';
 import { patchMethod } from '../util/patch.ts';
 import type { Adapter, AdapterContext, Entry } from './types.ts';
 
@@ -52,13 +52,7 @@ export function mongodbAdapter(): Adapter {
       live.add(client);
       return 'reused';
     }
-    whenIdle(client, { quietMs: CLOSE_QUIET_MS, maxMs: CLOSE_MAX_MS }, (idle) => {
-      if (!idle) {
-        context?.log('warn', `left a previous MongoClient open: it still had operations in flight ${CLOSE_MAX_MS / 1000} s after its file re-evaluated`);
-        return;
-      }
-      client.close().catch((error: unknown) => context?.log('warn', `closing a previous MongoClient failed: ${String((error as Error)?.message ?? error)}`));
-    });
+    closeWhenIdle(client, () => client.close(), { quietMs: CLOSE_QUIET_MS, maxMs: CLOSE_MAX_MS, what: 'previous MongoClient', log: (message) => context?.log('warn', message) });
     return 'closed';
   };
 

@@ -1,5 +1,5 @@
 import { heldByGlobal } from './global-cache.ts';
-import { whenIdle, type ClientLike } from './idle.ts';
+import { closeWhenIdle, whenIdle, type ClientLike } from './idle.ts';
 import { CLOSE_MAX_MS, CLOSE_QUIET_MS } from './mongodb.ts';
 import { safeTarget } from './safe-uri.ts';
 import { patchMethod } from '../util/patch.ts';
@@ -164,12 +164,12 @@ export function connectionTracker(context: () => AdapterContext | undefined) {
         }
         if (connection.readyState === 0 && connection._closeCalled) return undefined;
         const busy = () => connection.readyState === 2 || Object.values(connection.collections).some((c) => (c.queue?.length ?? 0) > 0);
-        whenIdle(connection.client ?? {}, { quietMs: CLOSE_QUIET_MS, maxMs: CLOSE_MAX_MS, busy }, (idle) => {
-          if (!idle) {
-            context()?.log('warn', `left a previous mongoose connection open: it still had operations in flight ${CLOSE_MAX_MS / 1000} s after its file re-evaluated`);
-            return;
-          }
-          connection.close().catch((error: unknown) => context()?.log('warn', `closing a previous mongoose connection failed: ${String((error as Error)?.message ?? error)}`));
+        closeWhenIdle(connection.client ?? {}, () => connection.close(), {
+          quietMs: CLOSE_QUIET_MS,
+          maxMs: CLOSE_MAX_MS,
+          busy,
+          what: 'previous mongoose connection',
+          log: (message) => context()?.log('warn', message),
         });
         return 'closed';
       },

@@ -165,6 +165,7 @@ export class Ledger {
     this.#beforeMeasure();
     const count = () => ({ models: this.generations.count(), files: this.scopes.count() });
     let alive = count();
+    const atOne = () => [alive.models, alive.files].every((c) => Object.values(c).every((n) => n <= 1));
     // Another full GC helps only while the last one still freed old generations: stop when every
     // model and file is down to one, or when a round changed nothing (something holds them; say
     // so, don't keep blocking the event loop).
@@ -177,7 +178,11 @@ export class Ledger {
       settled: () => {
         const previous = JSON.stringify(alive);
         alive = count();
-        return [alive.models, alive.files].every((c) => Object.values(c).every((n) => n <= 1)) || JSON.stringify(alive) === previous;
+        return atOne() || JSON.stringify(alive) === previous;
+      },
+      atOne: () => {
+        alive = count();
+        return atOne();
       },
     });
     this.#hurry = undefined;
