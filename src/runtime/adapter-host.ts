@@ -25,6 +25,7 @@ export class AdapterHost {
   readonly #required = new Set<string>();
   /** One `register` per adapter object: adapters keep the context they were first handed. */
   readonly #contexts = new WeakMap<Adapter, Omit<AdapterContext, 'require'>>();
+  readonly #namespaces = new WeakMap<Adapter, WeakSet<object>>();
 
   constructor(callbacks: HostCallbacks) {
     this.#callbacks = callbacks;
@@ -95,7 +96,12 @@ export class AdapterHost {
       let context: AdapterContext | undefined;
       const contextFor = () => (context ??= { ...this.#context(adapter), require: (specifier) => requireFrom()?.(specifier) });
       for (const specifier of specifiers) {
-        if (adapter.packages?.some((p) => specifier === p || specifier.startsWith(p + '/'))) this.#attachTo(adapter, imports[specifier], specifier, contextFor());
+        const namespace = imports[specifier];
+        if (!adapter.packages?.some((p) => specifier === p || specifier.startsWith(p + '/'))) continue;
+        // The same namespace again (every module importing `mongoose`): the adapter has it already.
+        if (isObject(namespace) && this.#handed(adapter).has(namespace)) continue;
+        this.#attachTo(adapter, namespace, specifier, contextFor());
+        if (isObject(namespace)) this.#handed(adapter).add(namespace);
       }
       if (adapter.attached?.() === false && !this.#required.has(adapter.name) && requireFrom()) {
         this.#required.add(adapter.name);
@@ -110,6 +116,13 @@ export class AdapterHost {
         }
       }
     }
+  }
+
+  /** Namespaces already handed to each adapter. */
+  #handed(adapter: Adapter): WeakSet<object> {
+    let handed = this.#namespaces.get(adapter);
+    if (!handed) this.#namespaces.set(adapter, (handed = new WeakSet()));
+    return handed;
   }
 
   #context(adapter: Adapter): Omit<AdapterContext, 'require'> {
@@ -144,6 +157,10 @@ export class AdapterHost {
       this.#callbacks.warnOnce(`detach|${adapter.name}`, `adapter ${adapter.name} failed to detach: ${describe(error)}`);
     }
   }
+}
+
+function isObject(value: unknown): value is object {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null;
 }
 
 function dedupe(adapters: Adapter[]): Adapter[] {

@@ -51,6 +51,9 @@ export class Runtime {
   /** Evaluations between prologue and epilogue, innermost last. */
   readonly #evaluating: Evaluation[] = [];
   readonly #warned = new Set<string>();
+  /** File names by module id, for `#fileRoot`. */
+  readonly #fileNames = new Map<string, string>();
+  #fileRoot = '';
   /** Depth of our own bookkeeping on the stack (prologue, epilogue, unload): no user code runs then. */
   #internal = 0;
   disabled = false;
@@ -433,8 +436,16 @@ export class Runtime {
     if (unseen.length > 0) debug(() => `sweep: registered outside tracked modules, or not through a hook: ${unseen.join(', ')}`);
   }
 
+  /** The file name logs and reports show; `path.relative` is slow enough to cache, by root. */
   #file(id: string): string {
-    return fileName(id, this.options.root);
+    const root = this.options.root;
+    if (this.#fileRoot !== root) {
+      this.#fileNames.clear();
+      this.#fileRoot = root;
+    }
+    let name = this.#fileNames.get(id);
+    if (name === undefined) this.#fileNames.set(id, (name = fileName(id, root)));
+    return name;
   }
 
   #log(level: keyof Logger, message: string): void {
