@@ -3,7 +3,7 @@ import { toAdapters, type BuiltinAdapterName } from '../adapters/builtin.ts';
 import type { Adapter, AdapterContext, Entry } from '../adapters/types.ts';
 import { builtin } from '../util/builtin.ts';
 import { describe } from '../util/errors.ts';
-import type { OwnedEntry } from './entries.ts';
+import { describeValue, isHeld, sameSlot, type OwnedEntry } from './entries.ts';
 
 /** What the host needs of the runtime: where reported registrations go, and its log. */
 export interface HostCallbacks {
@@ -81,6 +81,32 @@ export class AdapterHost {
         this.#callbacks.warnOnce(`committed|${adapter.name}`, `adapter ${adapter.name} failed after an evaluation: ${describe(error)}`);
       }
     }
+  }
+
+  /**
+   * The previous generation is gone for good: let adapters close what the new one did not take back.
+   * Returns the entries an adapter reused that are still registered, and whose place the new
+   * generation did not fill: they belong to it now.
+   */
+  release(purged: OwnedEntry[], fresh: OwnedEntry[]): OwnedEntry[] {
+    const kept = new Set(fresh.map((entry) => entry.value));
+    const reused: OwnedEntry[] = [];
+    for (const entry of purged) {
+      if (!entry.release || kept.has(entry.value)) continue;
+      try {
+        const action = entry.release();
+        if (action) this.#callbacks.released(entry.adapter, entry.label ?? describeValue(entry.value), action);
+        if (action === 'reused' && isHeld(entry) && !fresh.some((other) => sameSlot(other, entry))) reused.push(entry);
+      } catch (error) {
+        this.#callbacks.warnOnce(`release|${entry.adapter}`, `adapter ${entry.adapter} failed to release ${entry.label ?? 'an entry'}: ${describe(error)}`);
+      }
+    }
+    return reused;
+  }
+
+  /** Entries of the reporting adapters that `owned` says no file holds: what no hook reported. */
+  unowned(owned: (entry: OwnedEntry) => boolean): OwnedEntry[] {
+    return this.adapters.filter((adapter) => adapter.reports).flatMap((adapter) => this.list(adapter).filter((entry) => !owned(entry)));
   }
 
   /** Hands adapters the packages module `id` imports; falls back to requiring them from its folder. */

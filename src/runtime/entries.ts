@@ -81,4 +81,33 @@ export function removeEntry(entry: Entry): () => void {
   };
 }
 
+/** Each entry's value by slot: what a listing adapter held before an evaluation. */
+export function snapshot(entries: OwnedEntry[]): SlotMap<unknown> {
+  const values = new SlotMap<unknown>();
+  for (const entry of entries) if (!values.has(entry)) values.set(entry, entry.value);
+  return values;
+}
+
+/** A keyed entry must still hold its value (a model replaced in the same body is not this file's twice). */
+export function stillRegistered(entry: Entry): boolean {
+  if (entry.key === undefined || entry.remove) return true;
+  return isHeld(entry);
+}
+
+/** The distinct labels of entries, in order. */
+export function labels(entries: OwnedEntry[]): string[] {
+  return [...new Set(entries.filter((e) => e.label !== undefined).map((e) => e.label!))];
+}
+
+/** What the warnings call an entry. */
+export function describeKind(entry: OwnedEntry): string {
+  return entry.track ? 'model' : 'entry';
+}
+
+/** A name for an unlabelled entry: its class (`MongoClient`). */
+export function describeValue(value: unknown): string {
+  const name = (value as { constructor?: { name?: string } } | null)?.constructor?.name;
+  return name || typeof value;
+}
+
 function noop(): void {}

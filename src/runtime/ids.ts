@@ -18,3 +18,19 @@ export function fileName(id: string, root: string): string {
   const rel = relative(root, id);
   return (rel.startsWith('..') ? id : rel).split(sep).join('/');
 }
+
+/** File names by module id, for one root at a time: `path.relative` is slow enough to cache. */
+export class FileNames {
+  readonly #names = new Map<string, string>();
+  #root = '';
+
+  get(id: string, root: string): string {
+    if (this.#root !== root) {
+      this.#names.clear();
+      this.#root = root;
+    }
+    let name = this.#names.get(id);
+    if (name === undefined) this.#names.set(id, (name = fileName(id, root)));
+    return name;
+  }
+}

@@ -7,8 +7,8 @@ import type { TracedSubject } from '../ledger/trace.ts';
 import { describe } from '../util/errors.ts';
 import { AdapterHost } from './adapter-host.ts';
 import { settingsFromEnv, type RuntimeOptions, type Settings } from './config.ts';
-import { SlotMap, isHeld, removeEntry, sameSlot, type OwnedEntry } from './entries.ts';
-import { cleanId, fileName } from './ids.ts';
+import { SlotMap, describeKind, describeValue, labels, removeEntry, sameSlot, snapshot, stillRegistered, type OwnedEntry } from './entries.ts';
+import { FileNames, cleanId } from './ids.ts';
 import { consoleLogger, debug, type Logger } from './log.ts';
 import type { Evaluation, ModuleRecord } from './module-record.ts';
 
@@ -51,9 +51,7 @@ export class Runtime {
   /** Evaluations between prologue and epilogue, innermost last. */
   readonly #evaluating: Evaluation[] = [];
   readonly #warned = new Set<string>();
-  /** File names by module id, for `#fileRoot`. */
-  readonly #fileNames = new Map<string, string>();
-  #fileRoot = '';
+  readonly #fileNames = new FileNames();
   /** Depth of our own bookkeeping on the stack (prologue, epilogue, unload): no user code runs then. */
   #internal = 0;
   disabled = false;
@@ -215,7 +213,7 @@ export class Runtime {
       const start = performance.now();
       const purged = record.current?.entries ?? [];
       this.#purge(record);
-      this.#release(purged, []);
+      this.host.release(purged, []);
       this.records.delete(id);
       this.ledger.forget(this.#file(id));
       this.ledger.evaluated(this.#file(id), purged, performance.now() - start, true);
@@ -253,7 +251,7 @@ export class Runtime {
     }
     record.current = { number: evaluation.number, entries: fresh, unload: evaluation.unload };
     // What the new generation reused (taken back through a global) is now its own.
-    for (const entry of this.#release(purged, fresh)) {
+    for (const entry of this.host.release(purged, fresh)) {
       record.current.entries.push(entry);
       this.owners.set(entry, { record, entry });
     }
@@ -282,7 +280,7 @@ export class Runtime {
     this.#finish(evaluation);
     for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
     // A client the failed body opened is gone for good; the previous one is back and stays open.
-    this.#release(failed, record.current?.entries ?? []);
+    this.host.release(failed, record.current?.entries ?? []);
     for (const entry of record.current?.entries ?? []) {
       if (!this.owners.has(entry)) this.owners.set(entry, { record, entry });
     }
@@ -396,56 +394,19 @@ export class Runtime {
   }
 
   /**
-   * The previous generation is gone for good: let adapters close what the new one did not take back.
-   * Returns the entries an adapter reused that are still registered, and whose place the new
-   * generation did not fill: they belong to it now.
-   */
-  #release(purged: OwnedEntry[], fresh: OwnedEntry[]): OwnedEntry[] {
-    const kept = new Set(fresh.map((entry) => entry.value));
-    const reused: OwnedEntry[] = [];
-    for (const entry of purged) {
-      if (!entry.release || kept.has(entry.value)) continue;
-      try {
-        const action = entry.release();
-        if (action) this.ledger.released(entry.adapter, entry.label ?? describeValue(entry.value), action);
-        if (action === 'reused' && isHeld(entry) && !fresh.some((other) => sameSlot(other, entry))) reused.push(entry);
-      } catch (error) {
-        this.#warnOnce(`release|${entry.adapter}`, `adapter ${entry.adapter} failed to release ${entry.label ?? 'an entry'}: ${describe(error)}`);
-      }
-    }
-    return reused;
-  }
-
-  /**
    * Once per batch, after it, off any request's path: registrations no hook reported (made before
    * an adapter attached, or by writing to a registry directly) are noticed here. They belong to no
    * file; models among them are counted, and DEBUG=orm-hmr names them.
    */
   #sweep(): void {
-    const unseen: string[] = [];
-    for (const adapter of this.host.adapters) {
-      if (!adapter.reports) continue;
-      for (const entry of this.host.list(adapter)) {
-        if (this.owners.get(entry)?.entry.value === entry.value) continue;
-        if (entry.track && entry.label !== undefined && this.ledger.generations.isNew(entry.trackedValue ?? entry.value)) {
-          this.ledger.track(entry.label, entry.trackedValue ?? entry.value, OUTSIDE, 0);
-          unseen.push(`${adapter.name}:${entry.label}`);
-        }
-      }
-    }
-    if (unseen.length > 0) debug(() => `sweep: registered outside tracked modules, or not through a hook: ${unseen.join(', ')}`);
+    const unseen = this.host.unowned((entry) => this.owners.get(entry)?.entry.value === entry.value);
+    const fresh = unseen.filter((entry) => entry.track && entry.label !== undefined && this.ledger.generations.isNew(entry.trackedValue ?? entry.value));
+    for (const entry of fresh) this.ledger.track(entry.label!, entry.trackedValue ?? entry.value, OUTSIDE, 0);
+    if (fresh.length > 0) debug(() => `sweep: registered outside tracked modules, or not through a hook: ${fresh.map((e) => `${e.adapter}:${e.label}`).join(', ')}`);
   }
 
-  /** The file name logs and reports show; `path.relative` is slow enough to cache, by root. */
   #file(id: string): string {
-    const root = this.options.root;
-    if (this.#fileRoot !== root) {
-      this.#fileNames.clear();
-      this.#fileRoot = root;
-    }
-    let name = this.#fileNames.get(id);
-    if (name === undefined) this.#fileNames.set(id, (name = fileName(id, root)));
-    return name;
+    return this.#fileNames.get(id, this.options.root);
   }
 
   #log(level: keyof Logger, message: string): void {
@@ -457,30 +418,4 @@ export class Runtime {
     this.#warned.add(key);
     this.#log('warn', message);
   }
-}
-
-function snapshot(entries: OwnedEntry[]): SlotMap<unknown> {
-  const values = new SlotMap<unknown>();
-  for (const entry of entries) if (!values.has(entry)) values.set(entry, entry.value);
-  return values;
-}
-
-/** A keyed entry must still hold its value (a model replaced in the same body is not this file's twice). */
-function stillRegistered(entry: Entry): boolean {
-  if (entry.key === undefined || entry.remove) return true;
-  return isHeld(entry);
-}
-
-function labels(entries: OwnedEntry[]): string[] {
-  return [...new Set(entries.filter((e) => e.label !== undefined).map((e) => e.label!))];
-}
-
-function describeKind(entry: OwnedEntry): string {
-  return entry.track ? 'model' : 'entry';
-}
-
-/** A name for an unlabelled entry: its class (`MongoClient`). */
-function describeValue(value: unknown): string {
-  const name = (value as { constructor?: { name?: string } } | null)?.constructor?.name;
-  return name || typeof value;
 }
