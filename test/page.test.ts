@@ -1,6 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -9,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ReloadRecord } from '../src/ledger/report.ts';
 import { createPage, type LedgerPage } from '../dist/vite/page.js';
 import { postModel, userModel } from './helpers/fixtures.ts';
-import { ansi, Project, saveUntil, startVite, until, type ViteName } from './helpers/project.ts';
+import { ansi, freePort, Project, saveUntil, startVite, until, type ViteName } from './helpers/project.ts';
 
 // Debian's chromium (.ci/run installs it); playwright-core brings no browser of its own.
 const CHROMIUM = '/usr/bin/chromium';
@@ -74,13 +73,6 @@ async function listenVite(project: Project, vite: ViteName) {
 
 let counter = 0;
 
-async function freePort(): Promise<number> {
-  const probe = createNetServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 for (const vite of ['vite', 'vite7', 'vite6'] as const) {
   describe(`the ledger page on ${vite}`, () => {

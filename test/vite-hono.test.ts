@@ -1,21 +1,13 @@
 import { request } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import type { ViteDevServer } from 'vite';
 import { afterEach, describe, expect, it } from 'vitest';
 import { userModel } from './helpers/fixtures.ts';
-import { Project, until, type ViteName } from './helpers/project.ts';
+import { freePort, Project, until, type ViteName } from './helpers/project.ts';
 
 // A Hono app on @hono/vite-dev-server, with the plugin order its docs show: `devServer({ entry })`
 // first, then ours. Hono's middleware answers every request it does not exclude (with its 404), so
 // our page must be registered before it, and still be behind Vite's DNS-rebinding check.
 
-async function freePort(): Promise<number> {
-  const probe = createNetServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 /** A raw GET, so that the Host and Origin headers are exactly ours (fetch would set Host itself). */
 function get(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {

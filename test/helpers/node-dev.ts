@@ -4,16 +4,10 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { ansi, until, type Project } from './project.ts';
 
+export { freePort } from './project.ts';
+
 const cli = join(import.meta.dirname, '..', '..', 'dist', 'node', 'cli.js');
 
-/** A free TCP port on 127.0.0.1 (bound and released). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 export interface NodeDev {
   child: ChildProcess;

@@ -1,24 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import webpack, { type Configuration } from 'webpack';
 import type { OrmHmrWebpackOptions } from '../../src/webpack/index.ts';
-import { ansi, Project, until } from './project.ts';
+import { ansi, freePort, Project, until } from './project.ts';
+
+export { freePort };
 
 const require = createRequire(import.meta.url);
 export const runtimeFile = join(import.meta.dirname, '../../dist/runtime/index.js');
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 /** webpack config of a NestJS-style server build: target node, HMR through `webpack/hot/poll` or `/signal`. */
 export function serverConfig(
