@@ -35,7 +35,9 @@ export class Activity {
       // No GC entries here: the ledger waits for the server to be idle instead.
     }
     subscribe('http.server.request.start', (message) => {
-      const { request } = message as { request: object };
+      const { request } = message as { request: { headers?: Record<string, unknown> } };
+      // An event stream (our own ledger page's among them) stays open: it is not work to wait for.
+      if (String(request.headers?.accept ?? '').includes('text/event-stream')) return;
       this.#inFlight.set(request, performance.now());
       this.#lastChange = performance.now();
     });
