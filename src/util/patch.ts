@@ -16,10 +16,13 @@ export function patchMethod<T extends object, K extends keyof T>(owner: T, key: 
     (call as Record<symbol, unknown>)[symbol] = (original as Record<symbol, unknown>)[symbol];
   }
   Object.defineProperty(call, 'name', { value: (original as { name?: string }).name ?? String(key) });
-  owner[key] = call;
+  // An instance's own method (an array's `push`, a Map's `set`) must not show up in `Object.keys`.
+  const own = Object.getOwnPropertyDescriptor(owner, key);
+  Object.defineProperty(owner, key, { value: call, writable: true, configurable: true, enumerable: own?.enumerable ?? false });
   return () => {
-    if (owner[key] === call) owner[key] = original;
-    else active = false;
+    if (owner[key] !== call) return void (active = false);
+    if (own) Object.defineProperty(owner, key, own);
+    else delete owner[key];
   };
 }
 
