@@ -67,6 +67,27 @@ describe.each(['poll', 'signal'] as const)('Rspack server HMR (@rspack/core/hot/
   });
 });
 
+describe('Rspack writing a hot update while the app polls for it', () => {
+  // Rspack writes every asset at once, each created empty and then filled; the app's hot/poll
+  // require()s the manifest as soon as it exists. Polling every 5 ms, an unprotected build reads
+  // a cut manifest within the first few saves ("Unexpected end of JSON input"). The plugin
+  // writes the manifest last, and atomically.
+  it('never reads a half-written update, polling every 5 ms', async () => {
+    const p = `RsRace${++n}`;
+    const project = new Project('rspack-race', files(p));
+    const dev = await startWebpackApp(project, { bundler: 'rspack', pollMs: 5 });
+    try {
+      for (let version = 2; version <= 21; version++) {
+        await dev.edit('models/user.ts', userModel(p, version), async () => (await dev.get<string[]>('/fields')).includes(`f${version}`));
+      }
+      expect(dev.output.join('')).not.toMatch(/Unexpected end of JSON|Update failed|restart the application/);
+    } finally {
+      await dev.close();
+      project.remove();
+    }
+  });
+});
+
 describe('Rspack builds that must not change', () => {
   const build = (config: RspackOptions) =>
     new Promise<string>((resolve, reject) =>

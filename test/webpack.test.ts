@@ -62,6 +62,27 @@ describe.each(['poll', 'signal'] as const)('webpack server HMR (webpack/hot/%s)'
   });
 });
 
+describe('webpack writing a hot update while the app polls for it', () => {
+  // webpack writes every asset at once, each created empty and then filled; the app's hot/poll
+  // require()s the manifest as soon as it exists. Polling every 5 ms, an unprotected build reads
+  // a cut manifest within the first few saves ("Unexpected end of JSON input"). The plugin
+  // writes the manifest last, and atomically.
+  it('never reads a half-written update, polling every 5 ms', async () => {
+    const p = `WeRace${++n}`;
+    const project = new Project('webpack-race', files(p));
+    const dev = await startWebpackApp(project, { bundler: 'webpack', pollMs: 5 });
+    try {
+      for (let version = 2; version <= 21; version++) {
+        await dev.edit('models/user.ts', userModel(p, version), async () => (await dev.get<string[]>('/fields')).includes(`f${version}`));
+      }
+      expect(dev.output.join('')).not.toMatch(/Unexpected end of JSON|Update failed|restart the application/);
+    } finally {
+      await dev.close();
+      project.remove();
+    }
+  });
+});
+
 describe('CommonJS output, as ts-loader gives it in NestJS', () => {
   it('hands the required mongoose to the runtime and reloads the model', async () => {
     const p = `WpCjs${++n}`;

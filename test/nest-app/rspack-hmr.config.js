@@ -1,0 +1,19 @@
+// NestJS's HMR recipe for the Rspack builder (nest build --builder rspack --watch), with orm-hmr.
+const nodeExternals = require('webpack-node-externals');
+const { RunScriptWebpackPlugin } = require('run-script-webpack-plugin');
+const { OrmHmrPlugin } = require('orm-hmr/webpack');
+
+module.exports = function (options, rspack) {
+  return {
+    ...options,
+    entry: ['@rspack/core/hot/poll?100', options.entry],
+    externals: [nodeExternals({ allowlist: ['@rspack/core/hot/poll?100'] })],
+    plugins: [
+      ...options.plugins,
+      new rspack.HotModuleReplacementPlugin(),
+      new rspack.WatchIgnorePlugin({ paths: [/\.js$/, /\.d\.ts$/] }),
+      new RunScriptWebpackPlugin({ name: options.output.filename, autoRestart: false }),
+      new OrmHmrPlugin(),
+    ],
+  };
+};
