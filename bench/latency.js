@@ -1,8 +1,9 @@
 // Update latency, one JSON line: from writing a model file to the first HTTP response of the
-// playground that reflects the edit. The same app (a copy of playground/) served three ways:
-// orm-hmr under Vite (ssrLoadModule per request), orm-hmr under webpack's server HMR (NestJS
-// style), and `tsx watch` restarting the process (and reconnecting to the database) on each save.
-//   node bench/latency.js [edits]
+// playground that reflects the edit. The same app (a copy of playground/) served four ways:
+// orm-hmr under Vite (ssrLoadModule per request), orm-hmr under webpack's and under Rspack's
+// server HMR (NestJS style), and `tsx watch` restarting the process (and reconnecting to the
+// database) on each save.
+//   node bench/latency.js [edits] [vite,webpack,rspack,tsx]  (the second argument: only those)
 import { spawn } from 'node:child_process';
 import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +13,8 @@ import { ormHmr } from '../dist/vite/index.js';
 import { benchProject } from './dev-server.js';
 
 const edits = Number(process.argv[2] ?? 10);
+const only = process.argv[3]?.split(',');
+const runs = (name) => !only || only.includes(name);
 const repo = join(import.meta.dirname, '..');
 const dir = benchProject('latency');
 const app = join(dir, 'playground');
@@ -82,7 +85,7 @@ async function inChild(name, port, command, args, env = {}) {
 const results = {};
 
 // 1. Vite: the playground's own setup (ssrLoadModule on each request).
-{
+if (runs('vite')) {
   const server = await createServer({
     root: app,
     configFile: false,
@@ -114,13 +117,19 @@ const results = {};
 
 // 2. webpack server HMR, the app in a child process (npm run dev:webpack); polling every 100 ms as
 // NestJS's recipe does.
-results.webpack = await inChild('orm-hmr + webpack', 5292, process.execPath, [join(repo, 'playground', 'webpack-dev.js')], {
+if (runs('webpack')) results.webpack = await inChild('orm-hmr + webpack', 5292, process.execPath, [join(repo, 'playground', 'webpack-dev.js')], {
   PLAYGROUND_DIR: app,
   HOT_POLL_MS: '100',
 });
 
-// 3. A full restart on each save.
-results.tsx = await inChild('tsx watch', 5293, process.execPath, [join(repo, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'watch', join(app, 'server.ts')]);
+// 3. The same under Rspack (NestJS 12's builder): its SWC loader, @rspack/core/hot/poll?100.
+if (runs('rspack')) results.rspack = await inChild('orm-hmr + Rspack', 5294, process.execPath, [join(repo, 'playground', 'webpack-dev.js'), '--rspack'], {
+  PLAYGROUND_DIR: app,
+  HOT_POLL_MS: '100',
+});
+
+// 4. A full restart on each save.
+if (runs('tsx')) results.tsx = await inChild('tsx watch', 5293, process.execPath, [join(repo, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'watch', join(app, 'server.ts')]);
 
 await database.stop();
 rmSync(dir, { recursive: true, force: true });

@@ -41,6 +41,7 @@ const restart = median(latency.tsx);
 const latencyRows = [
   ['orm-hmr + Vite (`ssrLoadModule` per request)', latency.vite],
   ['orm-hmr + webpack server HMR (`webpack/hot/poll?100`, NestJS style)', latency.webpack],
+  ['orm-hmr + Rspack server HMR (`@rspack/core/hot/poll?100`, NestJS 12 style)', latency.rspack],
   ['`tsx watch` restarting the server (and reconnecting)', latency.tsx],
 ].map(([name, times]) => {
   const sorted = [...times].sort((a, b) => a - b);
