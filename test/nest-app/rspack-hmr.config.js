@@ -8,10 +8,11 @@ module.exports = function (options, rspack) {
     ...options,
     entry: ['@rspack/core/hot/poll?100', options.entry],
     externals: [nodeExternals({ allowlist: ['@rspack/core/hot/poll?100'] })],
+    // Rspack has no WatchIgnorePlugin: the recipe's ignore list goes here.
+    watchOptions: { ignored: ['**/node_modules/**', '**/dist/**', '**/*.d.ts'] },
     plugins: [
       ...options.plugins,
       new rspack.HotModuleReplacementPlugin(),
-      new rspack.WatchIgnorePlugin({ paths: [/\.js$/, /\.d\.ts$/] }),
       new RunScriptWebpackPlugin({ name: options.output.filename, autoRestart: false }),
       new OrmHmrPlugin(),
     ],

@@ -8,5 +8,7 @@ import { Cat, CatSchema } from './schemas/cat.schema';
   imports: [MongooseModule.forFeature([{ name: Cat.name, schema: CatSchema }])],
   controllers: [CatsController],
   providers: [CatsService],
+  // The health controller reads the Cat model's schema too.
+  exports: [MongooseModule],
 })
 export class CatsModule {}
