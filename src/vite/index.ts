@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { parseAst, type Logger as ViteLogger, type Plugin, type ViteDevServer } from 'vite';
 import pc from 'picocolors';
 import { getRuntime } from '../runtime/hook.ts';
@@ -10,6 +11,8 @@ import { packageDir, runtimePath } from '../transform/paths.ts';
 import { transformModule } from '../transform/index.ts';
 import type { Node } from '../transform/top-level-await.ts';
 import { createPage, PAGE_PATH, type LedgerPage } from './page.ts';
+import { threadRuntimePath } from './thread-runtime-path.ts';
+import { workerReports } from './worker-reports.ts';
 
 export type { OrmHmrOptions } from '../options.ts';
 
@@ -44,10 +47,12 @@ export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
       // Vite 6.3+ skips the call for modules that cannot match; older versions call the handler, which checks again.
       filter: resolved.include === undefined ? { code: mentionsPattern(runtime.packages()) } : undefined,
       handler(code, id, opts) {
-        const consumer = (this as { environment?: { config: { consumer?: string } } }).environment?.config.consumer;
+        const environment = (this as { environment?: { name: string; config: { consumer?: string } } }).environment;
+        const consumer = environment?.config.consumer;
         if (consumer ? consumer !== 'server' : !opts?.ssr) return null;
         return transformModule(code, id, {
-          runtime: runtimePath,
+          // Environments other than Vite's own 'ssr' may run in a worker thread (Nitro's 'nitro').
+          runtime: environment && environment.name !== 'ssr' ? threadRuntimePath : runtimePath,
           packages: runtime.packages(),
           selected,
           parse: (source) => parseAst(source) as unknown as Node,
@@ -59,6 +64,14 @@ export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
   const server: Plugin = {
     name: 'orm-hmr:server',
     apply: 'serve',
+    // Before other plugins' config hooks: Nitro starts its dev worker thread in its own, and a
+    // worker gets its settings from the environment it copies at start (ORM_HMR_*).
+    config: {
+      order: 'pre',
+      handler(config) {
+        applySettings(resolved, resolve(config.root ?? process.cwd()));
+      },
+    },
     async configureServer(devServer) {
       // On a restart Vite configures the new server before closing the old one: report the old
       // server's last batch with its own settings first.
@@ -70,7 +83,7 @@ export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
       devServer.watcher.on('unlink', (file) => runtime.unload(file));
       loggers.set(devServer.config, logger);
       // After restartLedger: the page's history starts with this server, as its reload numbers do.
-      const page = createPage(runtime);
+      const page = createPage(withWorkerReports(runtime, devServer.config.root));
       pages.set(devServer.config, page);
       devServer.middlewares.use(page.handle);
       announcePage(devServer);
@@ -96,6 +109,17 @@ export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
 }
 
 export default ormHmr;
+
+/** This thread's records and those of worker threads serving the same root (Nitro's dev worker). */
+function withWorkerReports(runtime: ReturnType<typeof getRuntime>, root: string): Parameters<typeof createPage>[0] {
+  const workers = workerReports(root);
+  return {
+    onReport(listener) {
+      const stops = [runtime.onReport(listener), workers.onReport(listener)];
+      return () => stops.forEach((stop) => stop());
+    },
+  };
+}
 
 /** Our lines in Vite's own logger, with its timestamp, each warning once. */
 function viteLogger(logger: ViteLogger): Logger {
