@@ -117,7 +117,8 @@ live edit at least 10× sooner than a restart.
 | --- | --- | --- | --- | --- |
 ${latencyRows.join('\n')}
 
-webpack's time is mostly its own: the rebuild, and the app's poll for the update (every 100 ms).
+webpack's and Rspack's time is mostly their own: the rebuild, and the app's poll for the update
+(every 100 ms, so 50 ms on average); Rspack rebuilds in a fraction of webpack's time.
 
 ## Overhead
 

@@ -5,7 +5,7 @@ import { ansi, Project, until } from './project.ts';
 import { freePort } from './webpack.ts';
 
 /** test/nitro-app: a Nitro 3 app on Vite with its own package.json (`npm ci --prefix test/nitro-app`). */
-export const nitroApp = process.env.NITRO_APP ?? join(import.meta.dirname, '..', 'nitro-app');
+export const nitroApp = join(import.meta.dirname, '..', 'nitro-app');
 
 export const userModel = (field: string) => `import mongoose, { Schema } from 'mongoose';
 import './db.ts';
