@@ -42,7 +42,7 @@ export async function startNitroApp(env: Record<string, string>): Promise<NitroD
   const project = new Project('nitro', {}, join(nitroApp, '.tmp'));
   // Below test/nitro-app and without a package.json of its own: packages resolve from the app's
   // node_modules, and Vite's file-serving root is the app's (it holds Nitro's runtime files).
-  for (const entry of ['models', 'routes', 'vite.config.ts', 'nitro.config.ts', 'tsconfig.json']) {
+  for (const entry of ['models', 'routes', 'vite.config.ts', 'nitro.config.mjs', 'tsconfig.json']) {
     cpSync(join(nitroApp, entry), project.path(entry), { recursive: true });
   }
   const port = await freePort();
