@@ -1,5 +1,8 @@
 import { clickModel, eventModel, userModel } from './fixtures.ts';
+import { join } from 'node:path';
 import { runtimeFile } from './webpack.ts';
+
+const gcFile = join(import.meta.dirname, '../../dist/ledger/gc.js');
 
 // The NestJS-style server app the webpack and Rspack suites build: plain JavaScript in .ts files
 // (the bundler parses them itself), the same model files the Vite suites use.
@@ -7,7 +10,8 @@ import { runtimeFile } from './webpack.ts';
 /** The routes, importing the models. */
 export function app(prefix: string): string {
   return `import mongoose from 'mongoose';
-import { settled } from ${JSON.stringify(runtimeFile)};
+import { aliveGenerations, settled } from ${JSON.stringify(runtimeFile)};
+import { getGc } from ${JSON.stringify(gcFile)};
 import { User } from './models/user.ts';
 import { Click } from './models/click.ts';
 import { Event } from './models/event.ts';
@@ -21,6 +25,16 @@ export const routes = {
   '/create': async () => (await User.create({ name: 'ada', f3: 'three' })).toObject(),
   '/settled': async () => (await settled()) ?? null,
   '/pid': () => process.pid,
+  // Generations alive after full GCs, now (a batch's record is measured once, when it settles,
+  // and may catch the previous app's server still closing).
+  '/alive': async () => {
+    for (let round = 0; round < 3; round++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      getGc()?.();
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    return aliveGenerations();
+  },
 };
 `;
 }
