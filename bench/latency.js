@@ -1,11 +1,11 @@
 // Update latency, one JSON line: from writing a model file to the first HTTP response of the
 // playground that reflects the edit. The same app (a copy of playground/) served four ways:
-// orm-hmr under Vite (ssrLoadModule per request), orm-hmr under webpack's server HMR (NestJS
-// style), the plain Node server under `orm-hmr dev` (reloaded in place, its server kept), and the
-// same server under `tsx watch`, restarting the process (and reconnecting to the database) on each save.
-//   node bench/latency.js [edits]
-// BENCH_LATENCY=node,tsx runs only those (vite, webpack, node, tsx); BENCH_VERBOSE=1 shows the
-// children's output.
+// orm-hmr under Vite (ssrLoadModule per request), orm-hmr under webpack's and under Rspack's
+// server HMR (NestJS style), the plain Node server under `orm-hmr dev` (reloaded in place, its
+// server kept), and the same server under `tsx watch`, restarting the process (and reconnecting to
+// the database) on each save.
+//   node bench/latency.js [edits] [vite,webpack,rspack,node,tsx]  (the second argument, or
+//   BENCH_LATENCY: only those); BENCH_VERBOSE=1 shows the children's output.
 import { spawn } from 'node:child_process';
 import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import { ormHmr } from '../dist/vite/index.js';
 import { benchProject } from './dev-server.js';
 
 const edits = Number(process.argv[2] ?? 10);
-const only = process.env.BENCH_LATENCY?.split(',');
+const only = (process.argv[3] ?? process.env.BENCH_LATENCY)?.split(',');
 const runs = (name) => !only || only.includes(name);
 const repo = join(import.meta.dirname, '..');
 const dir = benchProject('latency');
@@ -125,10 +125,16 @@ if (runs('webpack')) results.webpack = await inChild('orm-hmr + webpack', 5292, 
   HOT_POLL_MS: '100',
 });
 
-// 3. The plain Node server (playground/server.ts) under `orm-hmr dev`: reloaded in place.
+// 3. The same under Rspack (NestJS 12's builder): its SWC loader, @rspack/core/hot/poll?100.
+if (runs('rspack')) results.rspack = await inChild('orm-hmr + Rspack', 5295, process.execPath, [join(repo, 'playground', 'webpack-dev.js'), '--rspack'], {
+  PLAYGROUND_DIR: app,
+  HOT_POLL_MS: '100',
+});
+
+// 4. The plain Node server (playground/server.ts) under `orm-hmr dev`: reloaded in place.
 if (runs('node')) results.node = await inChild('orm-hmr dev', 5294, process.execPath, [join(repo, 'dist', 'node', 'cli.js'), 'dev', '--page=off', join('playground', 'server.ts')]);
 
-// 4. The same server restarted on each save.
+// 5. The same server restarted on each save.
 if (runs('tsx')) results.tsx = await inChild('tsx watch', 5293, process.execPath, [join(repo, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'watch', join(app, 'server.ts')]);
 
 await database.stop();

@@ -1,5 +1,6 @@
-import { parseAst, type Logger as ViteLogger, type Plugin, type ResolvedConfig, type ViteDevServer } from 'vite';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { resolve } from 'node:path';
+import { parseAst, type Logger as ViteLogger, type Plugin, type ResolvedConfig, type ViteDevServer } from 'vite';
 import pc from 'picocolors';
 import { getRuntime } from '../runtime/hook.ts';
 import { consoleLogger, type Logger } from '../runtime/log.ts';
@@ -12,6 +13,8 @@ import { transformModule } from '../transform/index.ts';
 import type { Node } from '../transform/top-level-await.ts';
 import { isHostAllowed } from './host-check.ts';
 import { createPage, PAGE_PATH, type LedgerPage } from './page.ts';
+import { threadRuntimePath } from './thread-runtime-path.ts';
+import { workerReports } from './worker-reports.ts';
 
 export type { OrmHmrOptions } from '../options.ts';
 
@@ -46,10 +49,12 @@ export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
       // Vite 6.3+ skips the call for modules that cannot match; older versions call the handler, which checks again.
       filter: resolved.include === undefined ? { code: mentionsPattern(runtime.packages()) } : undefined,
       handler(code, id, opts) {
-        const consumer = (this as { environment?: { config: { consumer?: string } } }).environment?.config.consumer;
+        const environment = (this as { environment?: { name: string; config: { consumer?: string } } }).environment;
+        const consumer = environment?.config.consumer;
         if (consumer ? consumer !== 'server' : !opts?.ssr) return null;
         return transformModule(code, id, {
-          runtime: runtimePath,
+          // Environments other than Vite's own 'ssr' may run in a worker thread (Nitro's 'nitro').
+          runtime: environment && environment.name !== 'ssr' ? threadRuntimePath : runtimePath,
           packages: runtime.packages(),
           selected,
           parse: (source) => parseAst(source) as unknown as Node,
@@ -70,7 +75,7 @@ export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
     devServer.watcher.on('unlink', (file) => runtime.unload(file));
     loggers.set(devServer.config, logger);
     // After restartLedger: the page's history starts with this server, as its reload numbers do.
-    const page = createPage(runtime);
+    const page = createPage(withWorkerReports(runtime, devServer.config.root));
     pages.set(devServer.config, page);
     devServer.middlewares.use(guarded(devServer.config, page.handle));
     announcePage(devServer);
@@ -80,6 +85,14 @@ export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
   const server: Plugin = {
     name: 'orm-hmr:server',
     apply: 'serve',
+    // Before other plugins' config hooks: Nitro starts its dev worker thread in its own, and a
+    // worker gets its settings from the environment it copies at start (ORM_HMR_*).
+    config: {
+      order: 'pre',
+      handler(config) {
+        applySettings(runtime, resolved, resolve(config.root ?? process.cwd()));
+      },
+    },
     // First, whatever the plugin order: a catch-all middleware of another plugin (Hono's dev
     // server, listed before us as its docs show) would otherwise answer our page's requests.
     configureServer: { order: 'pre', handler: configureServer },
@@ -110,6 +123,17 @@ function guarded(config: ResolvedConfig, handle: LedgerPage['handle']): (req: In
     if (!req.url?.startsWith(PAGE_PATH)) return next();
     if (isHostAllowed(config, req.headers.host)) return handle(req, res, next);
     res.writeHead(403, { 'Content-Type': 'text/plain' }).end(`Blocked request. This host (${JSON.stringify(req.headers.host ?? '')}) is not allowed.`);
+  };
+}
+
+/** This thread's records and those of worker threads serving the same root (Nitro's dev worker). */
+function withWorkerReports(runtime: ReturnType<typeof getRuntime>, root: string): Parameters<typeof createPage>[0] {
+  const workers = workerReports(root);
+  return {
+    onReport(listener) {
+      const stops = [runtime.onReport(listener), workers.onReport(listener)];
+      return () => stops.forEach((stop) => stop());
+    },
   };
 }
 

@@ -8,6 +8,7 @@ import { applySettings } from '../runtime/config.ts';
 import { scriptRE } from '../transform/detect.ts';
 import { toPortable } from '../transform/filter.ts';
 import { packageDir, runtimePath } from '../transform/paths.ts';
+import { writeManifestLast } from './hot-update.ts';
 import type { LoaderOptions } from './loader.ts';
 
 export type { OrmHmrOptions } from '../options.ts';
@@ -61,6 +62,7 @@ export class OrmHmrPlugin {
     applySettings(getRuntime(), resolved, root, logger);
     getRuntime().restartLedger();
     compiler.options.module.rules.push(loaderRule(loaderOptions(resolved, root), this.options.exclude === undefined));
+    writeManifestLast(compiler);
   }
 }
 

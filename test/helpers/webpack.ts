@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import webpack, { type Configuration } from 'webpack';
+import { rspack } from '@rspack/core';
 import type { OrmHmrWebpackOptions } from '../../src/webpack/index.ts';
 import { ansi, freePort, Project, until } from './project.ts';
 
@@ -12,15 +13,27 @@ const require = createRequire(import.meta.url);
 export const runtimeFile = join(import.meta.dirname, '../../dist/runtime/index.js');
 
 
-/** webpack config of a NestJS-style server build: target node, HMR through `webpack/hot/poll` or `/signal`. */
+export type Bundler = 'webpack' | 'rspack';
+
+/** Where each bundler's HMR client entries live: `webpack/hot/poll`, `@rspack/core/hot/poll`. */
+const hotPackage: Record<Bundler, string> = { webpack: 'webpack', rspack: '@rspack/core' };
+
+/**
+ * webpack (or Rspack) config of a NestJS-style server build: target node, HMR through
+ * `hot/poll` or `hot/signal`. `pollMs`: NestJS's recipe polls every 100 ms.
+ */
 export function serverConfig(
   project: Project,
-  { hot, plugins = [], entry = './server.js' }: { hot: 'poll' | 'signal'; plugins?: Configuration['plugins']; entry?: string },
+  {
+    hot,
+    plugins = [],
+    entry = './server.js',
+    bundler = 'webpack',
+    pollMs = 100,
+  }: { hot: 'poll' | 'signal'; plugins?: Configuration['plugins']; entry?: string; bundler?: Bundler; pollMs?: number },
 ): Configuration {
-  // NestJS's recipe polls every 100 ms. webpack writes hot-update files in place, and a poll that
-  // reads one half-written fails for good ("You need to restart the application!"): a race in
-  // webpack/hot/poll that a slower poll makes rare enough for a test that saves 30 times.
-  const hotEntry = hot === 'poll' ? `${require.resolve('webpack/hot/poll')}?500` : require.resolve('webpack/hot/signal');
+  const hotEntry = hot === 'poll' ? `${require.resolve(`${hotPackage[bundler]}/hot/poll`)}?${pollMs}` : require.resolve(`${hotPackage[bundler]}/hot/signal`);
+  const HotModuleReplacementPlugin = bundler === 'rspack' ? rspack.HotModuleReplacementPlugin : webpack.HotModuleReplacementPlugin;
   return {
     context: project.root,
     mode: 'development',
@@ -36,7 +49,7 @@ export function serverConfig(
     },
     externalsPresets: { node: true },
     externals: { mongoose: 'commonjs mongoose' },
-    plugins: [new webpack.HotModuleReplacementPlugin(), ...(plugins ?? [])],
+    plugins: [new HotModuleReplacementPlugin() as never, ...(plugins ?? [])],
     watchOptions: { aggregateTimeout: 20 },
   };
 }
@@ -54,7 +67,7 @@ export interface WebpackDev {
   close(): Promise<void>;
 }
 
-/** Runs webpack in watch mode here and the built app in a child process, as NestJS's run-script plugin does. */
+/** Runs webpack (or Rspack) in watch mode here and the built app in a child process, as NestJS's run-script plugin does. */
 export async function startWebpackApp(
   project: Project,
   {
@@ -62,7 +75,9 @@ export async function startWebpackApp(
     options = {},
     env = {},
     entry,
-  }: { hot?: 'poll' | 'signal'; options?: OrmHmrWebpackOptions; env?: Record<string, string>; entry?: string } = {},
+    bundler = 'webpack',
+    pollMs,
+  }: { hot?: 'poll' | 'signal'; options?: OrmHmrWebpackOptions; env?: Record<string, string>; entry?: string; bundler?: Bundler; pollMs?: number } = {},
 ): Promise<WebpackDev> {
   const { OrmHmrPlugin } = await import('../../dist/webpack/index.js');
   const output: string[] = [];
@@ -72,12 +87,12 @@ export async function startWebpackApp(
       done();
     },
   });
-  const config = serverConfig(project, { hot, entry, plugins: [new OrmHmrPlugin({ settleMs: 30, ...options })] });
+  const config = serverConfig(project, { hot, entry, bundler, pollMs, plugins: [new OrmHmrPlugin({ settleMs: 30, ...options })] });
   config.infrastructureLogging = { level: 'info', stream: stream as never, colors: false };
-  const compiler = webpack(config);
+  const compiler = bundler === 'rspack' ? rspack(config as never) : webpack(config);
   let builds = 0;
   let lastError: string | undefined;
-  const watching = compiler.watch(config.watchOptions ?? {}, (error, stats) => {
+  const watching = (compiler as webpack.Compiler).watch(config.watchOptions ?? {}, (error, stats) => {
     builds++;
     lastError = error ? String(error) : stats?.hasErrors() ? stats.toString('errors-only') : undefined;
   });
