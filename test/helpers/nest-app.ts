@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { ansi, Project, until } from './project.ts';
+import { ansi, linkOrmHmr, Project, until } from './project.ts';
 import { freePort } from './webpack.ts';
 
 /** test/nest-app: a NestJS 12 app with its own package.json (`npm ci --prefix test/nest-app`). */
@@ -53,6 +53,7 @@ export interface NestDev {
  * `nest build --builder <builder> --<builder>Path <builder>-hmr.config.js --watch`.
  */
 export async function startNestApp(builder: 'rspack' | 'webpack', env: Record<string, string>): Promise<NestDev> {
+  linkOrmHmr(nestApp);
   const project = new Project(`nest-${builder}`, {}, join(nestApp, '.tmp'));
   for (const entry of ['src', 'nest-cli.json', 'tsconfig.json', 'package.json', `${builder}-hmr.config.js`]) {
     cpSync(join(nestApp, entry), project.path(entry), { recursive: true });

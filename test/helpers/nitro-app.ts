@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
-import { ansi, Project, until } from './project.ts';
+import { ansi, linkOrmHmr, Project, until } from './project.ts';
 import { freePort } from './webpack.ts';
 
 /** test/nitro-app: a Nitro 3 app on Vite with its own package.json (`npm ci --prefix test/nitro-app`). */
@@ -39,6 +39,7 @@ export interface NitroDev {
 
 /** A copy of test/nitro-app (its node_modules linked in), run as its README says: `vite dev`. */
 export async function startNitroApp(env: Record<string, string>): Promise<NitroDev> {
+  linkOrmHmr(nitroApp);
   const project = new Project('nitro', {}, join(nitroApp, '.tmp'));
   // Below test/nitro-app and without a package.json of its own: packages resolve from the app's
   // node_modules, and Vite's file-serving root is the app's (it holds Nitro's runtime files).

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Logger, ViteDevServer } from 'vite';
@@ -160,4 +160,21 @@ export async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/**
+ * Links this checkout as `orm-hmr` into a test app's node_modules, as `npm install orm-hmr` would
+ * put it there. Not a `file:` dependency: its lockfile would record our own package.json, and
+ * `npm ci` refuses the app each time our dependencies change.
+ */
+export function linkOrmHmr(appDir: string): void {
+  const link = join(appDir, 'node_modules', 'orm-hmr');
+  try {
+    lstatSync(link);
+    return;
+  } catch {
+    // Not linked yet.
+  }
+  mkdirSync(dirname(link), { recursive: true });
+  symlinkSync(join(import.meta.dirname, '..', '..'), link, 'dir');
 }
