@@ -6,3 +6,5 @@ export interface Database {
   embedded: boolean;
 }
 export declare function startDatabase(options: { dir: string; database?: string }): Promise<Database>;
+/** Thrown when the embedded database cannot be built (no Go): its message says what to do; its stack is that message. */
+export declare class DatabaseUnavailable extends Error {}

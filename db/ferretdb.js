@@ -24,8 +24,27 @@ function goCommand() {
   for (const candidate of ['go', '/usr/local/go/bin/go']) {
     if (spawnSync(candidate, ['version'], { stdio: 'ignore' }).status === 0) return candidate;
   }
-  throw new Error('Go is needed to build the embedded FerretDB (or set MONGODB_URI to a MongoDB you run).');
+  throw new DatabaseUnavailable(
+    [
+      `[orm-hmr db] No Go found to build the embedded database.`,
+      `The embedded MongoDB is FerretDB ${FERRETDB_VERSION}, built from source with Go the first time it is needed`,
+      `(a few minutes, then cached in ${dirname(binaryPath)}). Either:`,
+      `  - install Go 1.24 or newer (https://go.dev/doc/install) and put its bin folder on PATH, then run this again; or`,
+      `  - set MONGODB_URI to a MongoDB you run, e.g. MONGODB_URI=mongodb://127.0.0.1:27017/orm_hmr (nothing is built then).`,
+    ].join('\n'),
+  );
 }
+
+/** The database cannot be had, for a reason its message tells in full: callers print the message, not a stack. */
+export class DatabaseUnavailable extends Error {
+  /** @param {string} message */
+  constructor(message) {
+    super(message);
+    // What Vite, vitest and Node print of an error they did not expect is its stack: make it the message.
+    this.stack = message;
+  }
+}
+DatabaseUnavailable.prototype.name = 'DatabaseUnavailable';
 
 /** Builds the FerretDB binary once; later calls return the cached one. */
 export function buildFerretDB() {
