@@ -1,5 +1,5 @@
 export declare const binaryPath: string;
-export declare function buildFerretDB(): string;
+export declare function buildFerretDB(): Promise<string>;
 export interface Database {
   uri: string;
   stop: () => Promise<void>;

@@ -46,8 +46,12 @@ export class DatabaseUnavailable extends Error {
 }
 DatabaseUnavailable.prototype.name = 'DatabaseUnavailable';
 
-/** Builds the FerretDB binary once; later calls return the cached one. */
-export function buildFerretDB() {
+/**
+ * Builds the FerretDB binary once; later calls return the cached one. Asynchronous, so the
+ * "still building" line comes every 30 s while Go works (a synchronous spawn would block it).
+ * @returns {Promise<string>}
+ */
+export async function buildFerretDB() {
   if (existsSync(binaryPath)) return binaryPath;
   const go = goCommand();
   say(`building FerretDB ${FERRETDB_VERSION} with Go (first run only; this takes a few minutes)...`);
@@ -56,12 +60,16 @@ export function buildFerretDB() {
   mkdirSync(dirname(binaryPath), { recursive: true });
   const partial = `${binaryPath}.${process.pid}.partial`;
   try {
-    const result = spawnSync(go, ['build', '-trimpath', '-o', partial, '.'], {
+    const child = spawn(go, ['build', '-trimpath', '-o', partial, '.'], {
       cwd: source,
       stdio: ['ignore', 'inherit', 'inherit'],
       env: { ...process.env, GOFLAGS: '-mod=mod', CGO_ENABLED: '0' },
     });
-    if (result.status !== 0) throw new Error(`go build failed (exit ${result.status ?? result.signal})`);
+    const [code, signal] = await new Promise((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (...result) => resolve(result));
+    });
+    if (code !== 0) throw new Error(`go build failed (exit ${code ?? signal})`);
     renameSync(partial, binaryPath);
   } finally {
     clearInterval(ticker);
@@ -84,9 +92,7 @@ export async function startDatabase({ dir, database = 'orm_hmr' }) {
   if (process.env.MONGODB_URI) {
     return { uri: process.env.MONGODB_URI, stop: async () => {}, embedded: false };
   }
-  // setImmediate lets the caller print its own lines before a long synchronous build.
-  await new Promise((resolve) => setImmediate(resolve));
-  const binary = buildFerretDB();
+  const binary = await buildFerretDB();
   mkdirSync(dir, { recursive: true });
   const child = spawn(binary, ['-listen', '127.0.0.1:0', '-dir', dir], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
