@@ -24,8 +24,10 @@ export function run(command: string[], args: string[], { what, cwd, env }: { wha
     });
     child.once('close', (code, signal) => {
       clearInterval(ticker);
-      if (code === 0) resolve();
-      else reject(new Error(`${what} failed (${signal ?? `exit ${code}`}):\n${output.slice(-4000)}`));
+      if (code === 0) return resolve();
+      // npm says what went wrong first, then prints its usage: keep both ends.
+      const shown = output.length > 5000 ? `${output.slice(0, 2000)}\n…\n${output.slice(-3000)}` : output;
+      reject(new Error(`${what} failed (${signal ?? `exit ${code}`}):\n${shown}`));
     });
   });
 }
