@@ -24,11 +24,34 @@ function goCommand() {
   for (const candidate of ['go', '/usr/local/go/bin/go']) {
     if (spawnSync(candidate, ['version'], { stdio: 'ignore' }).status === 0) return candidate;
   }
-  throw new Error('Go is needed to build the embedded FerretDB (or set MONGODB_URI to a MongoDB you run).');
+  throw new DatabaseUnavailable(
+    [
+      `[orm-hmr db] No Go found to build the embedded database.`,
+      `The embedded MongoDB is FerretDB ${FERRETDB_VERSION}, built from source with Go the first time it is needed`,
+      `(a few minutes, then cached in ${dirname(binaryPath)}). Either:`,
+      `  - install Go 1.24 or newer (https://go.dev/doc/install) and put its bin folder on PATH, then run this again; or`,
+      `  - set MONGODB_URI to a MongoDB you run, e.g. MONGODB_URI=mongodb://127.0.0.1:27017/orm_hmr (nothing is built then).`,
+    ].join('\n'),
+  );
 }
 
-/** Builds the FerretDB binary once; later calls return the cached one. */
-export function buildFerretDB() {
+/** The database cannot be had, for a reason its message tells in full: callers print the message, not a stack. */
+export class DatabaseUnavailable extends Error {
+  /** @param {string} message */
+  constructor(message) {
+    super(message);
+    // What Vite, vitest and Node print of an error they did not expect is its stack: make it the message.
+    this.stack = message;
+  }
+}
+DatabaseUnavailable.prototype.name = 'DatabaseUnavailable';
+
+/**
+ * Builds the FerretDB binary once; later calls return the cached one. Asynchronous, so the
+ * "still building" line comes every 30 s while Go works (a synchronous spawn would block it).
+ * @returns {Promise<string>}
+ */
+export async function buildFerretDB() {
   if (existsSync(binaryPath)) return binaryPath;
   const go = goCommand();
   say(`building FerretDB ${FERRETDB_VERSION} with Go (first run only; this takes a few minutes)...`);
@@ -37,12 +60,16 @@ export function buildFerretDB() {
   mkdirSync(dirname(binaryPath), { recursive: true });
   const partial = `${binaryPath}.${process.pid}.partial`;
   try {
-    const result = spawnSync(go, ['build', '-trimpath', '-o', partial, '.'], {
+    const child = spawn(go, ['build', '-trimpath', '-o', partial, '.'], {
       cwd: source,
       stdio: ['ignore', 'inherit', 'inherit'],
       env: { ...process.env, GOFLAGS: '-mod=mod', CGO_ENABLED: '0' },
     });
-    if (result.status !== 0) throw new Error(`go build failed (exit ${result.status ?? result.signal})`);
+    const [code, signal] = await new Promise((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (...result) => resolve(result));
+    });
+    if (code !== 0) throw new Error(`go build failed (exit ${code ?? signal})`);
     renameSync(partial, binaryPath);
   } finally {
     clearInterval(ticker);
@@ -65,9 +92,7 @@ export async function startDatabase({ dir, database = 'orm_hmr' }) {
   if (process.env.MONGODB_URI) {
     return { uri: process.env.MONGODB_URI, stop: async () => {}, embedded: false };
   }
-  // setImmediate lets the caller print its own lines before a long synchronous build.
-  await new Promise((resolve) => setImmediate(resolve));
-  const binary = buildFerretDB();
+  const binary = await buildFerretDB();
   mkdirSync(dir, { recursive: true });
   const child = spawn(binary, ['-listen', '127.0.0.1:0', '-dir', dir], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';

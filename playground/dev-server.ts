@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Plugin } from 'vite';
-import { startDatabase, type Database } from '../db/ferretdb.js';
+import { DatabaseUnavailable, startDatabase, type Database } from '../db/ferretdb.js';
 
 const INDEX = `orm-hmr playground
 
@@ -27,7 +27,14 @@ export function playground(): Plugin {
     apply: 'serve',
     async configureServer(server) {
       const log = (message: string) => server.config.logger.info(`[playground] ${message}`, { timestamp: true });
-      database = await startDatabase({ dir: join(server.config.root, '.data'), database: 'playground' });
+      try {
+        database = await startDatabase({ dir: join(server.config.root, '.data'), database: 'playground' });
+      } catch (error) {
+        if (!(error instanceof DatabaseUnavailable)) throw error;
+        // Its message says what to do (install Go, or set MONGODB_URI): that, not Vite's "error when starting dev server" and a stack.
+        server.config.logger.error(error.message);
+        process.exit(1);
+      }
       process.env.MONGODB_URI = database.uri;
       log(`database ${database.embedded ? '(embedded FerretDB) ' : ''}ready`);
       const port = server.config.server.port ?? 5173;

@@ -9,14 +9,18 @@ import { fileURLToPath } from 'node:url';
 import { rspack } from '@rspack/core';
 import webpack from 'webpack';
 import { OrmHmrPlugin } from '../dist/webpack/index.js';
-import { startDatabase } from '../db/ferretdb.js';
+import { DatabaseUnavailable, startDatabase } from '../db/ferretdb.js';
 
 const require = createRequire(import.meta.url);
 // PLAYGROUND_DIR: a copy of the playground to serve instead (the benchmark edits a copy).
 const here = process.env.PLAYGROUND_DIR ?? dirname(fileURLToPath(import.meta.url));
 // How often the app checks for updates (NestJS's recipe polls; webpack/hot/poll's own default is 1 s).
 const pollMs = Number(process.env.HOT_POLL_MS ?? 1000);
-const database = await startDatabase({ dir: join(here, '.data'), database: 'playground' });
+const database = await startDatabase({ dir: join(here, '.data'), database: 'playground' }).catch((error) => {
+  if (!(error instanceof DatabaseUnavailable)) throw error;
+  console.error(error.message); // what to do (install Go, or set MONGODB_URI), without a stack
+  process.exit(1);
+});
 console.log(`[playground] database ${database.embedded ? '(embedded FerretDB) ' : ''}ready`);
 
 const useRspack = process.argv.includes('--rspack');

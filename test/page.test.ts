@@ -4,14 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { Logger, ViteDevServer } from 'vite';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ReloadRecord } from '../src/ledger/report.ts';
 import { createPage, type LedgerPage } from '../dist/vite/page.js';
 import { postModel, userModel } from './helpers/fixtures.ts';
 import { ansi, freePort, Project, saveUntil, startVite, until, type ViteName } from './helpers/project.ts';
 
-// Debian's chromium (.ci/run installs it); playwright-core brings no browser of its own.
-const CHROMIUM = '/usr/bin/chromium';
 // Without the background-networking flags Chromium keeps calling home, and the network here is closed.
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
@@ -20,7 +18,9 @@ let browser: BrowserContext;
 
 beforeAll(async () => {
   profile = mkdtempSync(join(tmpdir(), 'orm-hmr-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+  // The one test/setup/chromium.ts found (CHROMIUM_PATH, the system's, or the packaged one); playwright-core brings none.
+  const { executablePath, env } = inject('chromium');
+  browser = await chromium.launchPersistentContext(profile, { executablePath, env: { ...process.env, ...env }, headless: true, args: ARGS });
 });
 afterAll(async () => {
   await browser?.close();
