@@ -12,12 +12,15 @@ export class ReloadBatch {
   /** False while the batch holds only first evaluations (start-up), which are not reloads. */
   isReload = false;
 
-  evaluated(file: string, purged: { adapter: string; label?: string }[], ms: number, isReload: boolean): void {
+  evaluated(file: string, purged: { adapter: string; label?: string; track?: boolean }[], ms: number, isReload: boolean): void {
     this.files.add(file);
     this.purgeMs += ms;
     this.isReload ||= isReload;
-    for (const { adapter, label } of purged) {
-      if (label !== undefined) this.purged.set(`${adapter}:${label}`, { adapter, name: label });
+    // Models first: they are what the line is about (`purged mongoose:User`), then connections and the rest.
+    for (const models of [true, false]) {
+      for (const { adapter, label, track } of purged) {
+        if (label !== undefined && !!track === models) this.purged.set(`${adapter}:${label}`, { adapter, name: label });
+      }
     }
   }
 

@@ -45,6 +45,8 @@ export class Ledger {
   #heaps: number[] = [];
   /** Resolves when the batch being measured has been reported (tests and tools wait on it). */
   #flushing: Promise<ReloadRecord | undefined> = Promise.resolve(undefined);
+  /** When a module last evaluated (performance.now() time). */
+  #changedAt = 0;
   /** While a measurement waits for the server to be idle: makes it measure now. */
   #hurry: (() => void) | undefined;
 
@@ -95,12 +97,14 @@ export class Ledger {
     this.scopes.forget(file);
   }
 
-  evaluated(file: string, purged: { adapter: string; label?: string }[], ms: number, isReload: boolean): void {
+  evaluated(file: string, purged: { adapter: string; label?: string; track?: boolean }[], ms: number, isReload: boolean): void {
+    this.#changedAt = performance.now();
     this.#batch.evaluated(file, purged, ms, isReload);
     this.#schedule();
   }
 
   failed(file: string, ms: number): void {
+    this.#changedAt = performance.now();
     this.#batch.failedOn(file, ms);
     this.#schedule();
   }
@@ -180,6 +184,7 @@ export class Ledger {
         alive = count();
         return atOne() || JSON.stringify(alive) === previous;
       },
+      changedAt: () => this.#changedAt,
       atOne: () => {
         alive = count();
         return atOne();

@@ -18,6 +18,8 @@ export interface MeasureOptions {
   settled: () => boolean;
   /** Whether every model and file is down to one generation (counts the live WeakRefs). */
   atOne: () => boolean;
+  /** When a module last evaluated (performance.now() time): only a GC after it counts its old generation. */
+  changedAt: () => number;
 }
 
 /** How long the server must have served nothing before we pause it for a GC, ms. */
@@ -26,6 +28,8 @@ export const QUIET_MS = 200;
 const POLL_MS = 50;
 /** A server busy this long gets the counts after V8's last major GC, whatever they are, ms. */
 export const PATIENCE_MS = 5_000;
+/** How long after the last evaluation V8's own GC must come to count on a busy server, ms. */
+const SETTLE_MS = 1_000;
 /** A server busy this long with no major GC at all gets a record without one (the line says so), ms. */
 export const MAX_WAIT_MS = 60_000;
 
@@ -34,8 +38,8 @@ export const MAX_WAIT_MS = 60_000;
  * heap, 200 ms to seconds at 200 MB), so we never force one while a request is being served: we
  * count after V8's own next major GC when it leaves every model and file at one generation, or
  * force one once the server has served nothing for QUIET_MS. A server that stays busy takes the
- * counts after V8's own major GC once PATIENCE_MS have passed (an old generation an in-flight
- * request holds counts then), and one with no major GC in MAX_WAIT_MS gets no counts after GC.
+ * counts after V8's own major GC once PATIENCE_MS have passed, from a GC at least SETTLE_MS after
+ * the last evaluation; one with no such GC in MAX_WAIT_MS gets no counts after GC.
  */
 export async function measureWhenQuiet(activity: Activity, options: MeasureOptions): Promise<Measurement> {
   if (!options.enabled) return { ...(await collectGarbage(options.settled, 0, false)), by: 'none' };
@@ -46,14 +50,17 @@ export async function measureWhenQuiet(activity: Activity, options: MeasureOptio
     // Unref'd: a process with nothing else to do may end while we wait.
     await Promise.race([sleep(POLL_MS, undefined, { ref: false }), options.hurried]);
     if (options.now()) continue;
-    const byV8 = activity.majorGcSince(started);
+    const since = Math.max(started, options.changedAt());
+    const byV8 = activity.majorGcSince(since);
     // Healthy: V8 collected the old generations by itself; nothing to force.
     if (byV8 && options.atOne()) return { collected: true, gcMs: 0, rounds: 0, by: 'v8' };
     // Something still holds an old generation (or V8 did not look yet): confirm with a forced GC,
     // while nobody waits.
     if (activity.idleFor(QUIET_MS)) return { ...(await collectGarbage(options.settled, 4, true)), by: 'forced' };
     const waited = performance.now() - started;
-    if (byV8 && waited > PATIENCE_MS) return { collected: true, gcMs: 0, rounds: 0, by: 'v8' };
+    // A busy server: V8's own GC, once things had a second to settle after the last evaluation
+    // (an old app still closing holds its generation for a moment).
+    if (waited > PATIENCE_MS && activity.majorGcSince(since + SETTLE_MS)) return { collected: true, gcMs: 0, rounds: 0, by: 'v8' };
     if (waited > MAX_WAIT_MS) return { collected: false, gcMs: 0, rounds: 0, by: 'none' };
   }
 }
