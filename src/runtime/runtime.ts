@@ -1,7 +1,7 @@
 import { isAbsolute, join, relative, sep } from 'node:path';
 import type { Adapter, AdapterContext } from '../adapters/types.ts';
 import { builtinAdapterNames, isBuiltinAdapterName, toAdapters, type BuiltinAdapterName } from '../adapters/builtin.ts';
-import { collectGarbage } from '../ledger/gc.ts';
+import { countAfterGc } from '../ledger/gc.ts';
 import { GenerationCounter } from '../ledger/generations.ts';
 import { SideEffects } from '../ledger/side-effects.ts';
 import { LeakDetector } from '../ledger/verdict.ts';
@@ -515,21 +515,7 @@ export class Runtime {
     const batch = this.#batch;
     this.#batch = new ReloadBatch();
     if (!batch.isReload) return undefined;
-    const count = () => ({ models: this.generations.count(), files: this.scopes.count() });
-    let alive = count();
-    // Another full GC helps only while the last one still freed old generations: stop when every
-    // model and file is down to one, or when a round changed nothing (something holds them; say
-    // so, don't keep blocking the event loop).
-    const collected = await collectGarbage(
-      () => {
-        const previous = JSON.stringify(alive);
-        alive = count();
-        return [alive.models, alive.files].every((c) => Object.values(c).every((n) => n <= 1)) || JSON.stringify(alive) === previous;
-      },
-      4,
-      this.options.gc,
-    );
-    if (!collected.collected) alive = count();
+    const { counts: alive, ...collected } = await countAfterGc(() => ({ models: this.generations.count(), files: this.scopes.count() }), this.options.gc);
     const sideEffects = this.sideEffects.count();
     const memory = process.memoryUsage();
     const reload = ++this.#reloads;
@@ -559,7 +545,7 @@ export class Runtime {
     };
     if (collected.collected) {
       this.#detector.tracing = !!this.options.trace;
-      record.warnings = this.#detector.observe({
+      const judged = this.#detector.judge({
         reload,
         heapUsed: memory.heapUsed,
         files: record.files,
@@ -568,12 +554,15 @@ export class Runtime {
         generations: this.scopes.count(this.#servers),
         sideEffects: sideEffects.map((effect) => ({ effect, generations: this.sideEffects.generationsOf(effect) })),
       });
-      record.verdict = this.#detector.leaking ? 'leak' : 'ok';
+      record.warnings = judged.warnings;
+      if (judged.stopped.length > 0) record.stopped = judged.stopped;
+      record.verdict = judged.verdict;
     }
     this.#lastHeap = memory.heapUsed;
     if (collected.collected) this.#heaps = [...this.#heaps.slice(-15), memory.heapUsed];
     if (this.options.memoryLine) this.#log('info', formatMemoryLine(record, undefined, this.#heaps));
     for (const warning of record.warnings) this.#log('warn', warning.message);
+    for (const stop of record.stopped ?? []) this.#log('info', stop.message);
     if (this.options.trace && record.warnings.some((w) => w.kind !== 'heap')) {
       const subjects = record.warnings.filter((w) => w.kind !== 'heap').flatMap((w) => [w.subject, w.file ?? w.subject]);
       record.retainerPath = (await this.trace(subjects))[0]?.path;

@@ -4,7 +4,7 @@ import type { ReloadRecord } from '../ledger/report.ts';
 const FIELDS = [
   'reload', 'time', 'files', 'purged', 'purgeMs', 'failed', 'heapUsed', 'heapTotal', 'rss', 'external',
   'heapDelta', 'heapDeltaFromFirst', 'gc', 'gcMs', 'gcRounds', 'alive', 'generations', 'released',
-  'sideEffects', 'verdict', 'warnings', 'retainerPath',
+  'sideEffects', 'verdict', 'warnings', 'stopped', 'retainerPath',
 ] as const satisfies readonly (keyof ReloadRecord)[];
 
 /** `mongodb://user:secret@host` → `mongodb://***@host`, in case a name or retainer step quotes a URI. */
