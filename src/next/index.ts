@@ -33,7 +33,11 @@ const TURBOPACK_GLOB = '*.{js,jsx,mjs,cjs,ts,tsx,mts,cts}';
  * export default withOrmHmr({ reactStrictMode: true });
  */
 export function withOrmHmr<T extends NextConfigLike>(nextConfig: T = {} as T, options: OrmHmrOptions = {}): T {
-  const resolved = resolveOptions(options);
+  const resolved = resolveOptions(options); // validated in every phase, so a typo fails `next build` too
+  // `next build` and `next start` load the config with NODE_ENV=production: their output gets
+  // nothing of ours, so the config stays as it is and the runtime is never started (it would only
+  // warn that it does nothing there).
+  if (process.env.NODE_ENV === 'production') return nextConfig;
   const userWebpack = nextConfig.webpack;
   const root = process.cwd();
   // Next loads its config in each of its processes, the one that serves included: with Turbopack
