@@ -129,6 +129,23 @@ describe('leak episodes', () => {
     expect(judged.every((j) => j.verdict === 'ok')).toBe(true);
   });
 
+  it('does not count a step that comes without an edit (the same code evaluated in a route bundle that loads now)', () => {
+    const detector = new LeakDetector(3);
+    // Measured in Turbopack: the first edit's batches 2, 4, 5, as each route's bundle evaluates the new version.
+    const steps: [number, string[]][] = [[2, ['models/Pet.ts']], [4, []], [5, []], [5, ['models/Pet.ts']], [5, ['models/Pet.ts']], [6, []], [6, ['models/Pet.ts']]];
+    const judged = steps.map(([count, edited], i) =>
+      detector.judge(sample(i + 1, 50 * MB, { alive: { Pet: count }, modelFiles: { Pet: 'models/Pet.ts' }, files: ['models/Pet.ts'], edited })),
+    );
+    expect(judged.flatMap((j) => j.warnings)).toEqual([]);
+    // A leak grows with edits, whatever the steps between them.
+    const leaky = new LeakDetector(3);
+    const leak: [number, string[]][] = [[2, ['models/Pet.ts']], [3, []], [4, ['models/Pet.ts']], [5, []], [6, ['models/Pet.ts']]];
+    const warnings = leak.flatMap(([count, edited], i) =>
+      leaky.judge(sample(i + 1, 50 * MB, { alive: { Pet: count }, modelFiles: { Pet: 'models/Pet.ts' }, files: ['models/Pet.ts'], edited })).warnings,
+    );
+    expect(warnings.map((w) => w.message)).toEqual([expect.stringMatching(/^models\/Pet\.ts leaks on reload: 6 generations of model Pet alive after GC/)]);
+  });
+
   it('never warns about a count that goes up and down (a generation counted before it was collected)', () => {
     const detector = new LeakDetector(3);
     const counts = [2, 3, 2, 3, 2, 3, 3, 2, 3, 2, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3];

@@ -9,6 +9,11 @@ export interface Sample {
   heapUsed: number;
   /** Files re-evaluated in this batch. */
   files: string[];
+  /**
+   * Those whose source changed (or were deleted); all of them when unknown. A batch with no edit
+   * (Next.js evaluating the same code in a route bundle that loads now) is no reload a leak grows with.
+   */
+  edited?: string[];
   /** Live generations per model, of this dev server's code only. */
   alive: Record<string, number>;
   /** The file that registered each model's newest generation. */
@@ -114,6 +119,7 @@ export class LeakDetector {
       });
     }
 
+    const edit = sample.edited === undefined || sample.edited.length > 0;
     const began = new Map<string, Finding[]>();
     const ongoing = new Map<string, Finding[]>();
     const stopped = new Map<string, { kind: LeakWarning['kind']; subject: string; text: string }[]>();
@@ -122,7 +128,9 @@ export class LeakDetector {
       seen.add(key);
       const track = this.#tracks.get(key) ?? { last: 1, rises: 0, from: 1 };
       this.#tracks.set(key, track);
-      if (count > track.last) {
+      if (!edit) {
+        // The same code evaluated again in another bundle: a step, neither growth with edits nor its end.
+      } else if (count > track.last) {
         if (track.rises === 0) track.from = track.last;
         track.rises++;
       } else {

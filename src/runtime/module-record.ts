@@ -14,6 +14,8 @@ export interface ModuleRecord {
   evaluations: number;
   /** Failures in a row; the error line is printed once per streak. */
   failures: number;
+  /** Source hash of the last successful evaluation, when the transform gave one. */
+  version?: string;
 }
 
 /** What one successful evaluation of a file registered. */
@@ -40,4 +42,6 @@ export interface Evaluation {
   bookkeepingMs: number;
   /** The module has top-level await: its body goes on in later jobs, among other code. */
   readonly async: boolean;
+  /** Source hash, from the injected code. */
+  readonly version?: string;
 }

@@ -45,6 +45,8 @@ export interface EnterOptions {
   imports?: Record<string, unknown>;
   /** The module has top-level await: its epilogue may run in a later job. */
   async?: boolean;
+  /** A hash of its source: the same version evaluated again (in another bundle) is no edit. */
+  version?: string;
 }
 
 const NOOP_HANDLE: EvaluationHandle = { commit() {} };
@@ -190,6 +192,7 @@ export class Runtime {
       unload: [],
       bookkeepingMs: 0,
       async: !!options.async,
+      version: options.version,
     };
     record.pending = evaluation;
     this.sideEffects.watch();
@@ -297,13 +300,15 @@ export class Runtime {
     }
     record.pending = undefined;
     record.failures = 0;
+    const edited = evaluation.version === undefined || evaluation.version !== record.version;
+    record.version = evaluation.version;
     const file = this.#file(record.id);
     for (const entry of fresh) {
       if (entry.track && entry.label !== undefined) this.generations.track(entry.label, entry.trackedValue ?? entry.value, file, evaluation.number, this.#servers);
     }
     this.scopes.track(file, handle, file, evaluation.number, this.#servers);
     evaluation.bookkeepingMs += performance.now() - start;
-    this.#batch.evaluated(file, purged, evaluation.bookkeepingMs, evaluation.number > 1);
+    this.#batch.evaluated(file, purged, evaluation.bookkeepingMs, evaluation.number > 1, edited);
     debug(() => `${file} generation ${evaluation.number}: ${fresh.length} entries (${labels(fresh).join(', ')}), purged ${purged.length}`);
     this.#schedule();
   }
@@ -549,6 +554,7 @@ export class Runtime {
         reload,
         heapUsed: memory.heapUsed,
         files: record.files,
+        edited: [...batch.edited],
         alive: this.generations.count(this.#servers),
         modelFiles: Object.fromEntries(Object.keys(alive.models).map((name) => [name, this.generations.describe(name).at(-1)?.file ?? name])),
         generations: this.scopes.count(this.#servers),

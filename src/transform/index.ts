@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { findImports, isEsm, scriptRE } from './detect.ts';
 import { injectInto } from './inject.ts';
 import { hasTopLevelAwait, type Node } from './top-level-await.ts';
@@ -34,6 +35,7 @@ export function transformModule(code: string, rawId: string, context: TransformC
     imports: (format === 'esm' ? imports.staticImports : imports.requires).filter((specifier) => context.packages.includes(specifier)),
     async: /\bawait\b/.test(code) && format === 'esm' && awaitsAtTopLevel(code, context.parse),
     format,
+    version: createHash('sha1').update(code).digest('base64url').slice(0, 12),
   });
 }
 

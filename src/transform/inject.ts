@@ -11,6 +11,11 @@ export interface InjectOptions {
   async: boolean;
   /** `esm` injects import statements, `cjs` require calls. */
   format: 'esm' | 'cjs';
+  /**
+   * A hash of the source: the ledger tells an edit from the same code evaluated again (Next.js
+   * evaluates a module once per route bundle).
+   */
+  version?: string;
 }
 
 const HANDLE = '__orm_hmr__';
@@ -30,7 +35,7 @@ export function injectedCode(options: InjectOptions): { prologue: string; epilog
   const prologue =
     load(RUNTIME, options.runtime) +
     namespaces.map(([name, specifier]) => load(name, specifier)).join('') +
-    `const ${HANDLE} = ${RUNTIME}.enter(${JSON.stringify(options.id)}, { imports: { ${imports} }, async: ${options.async} });`;
+    `const ${HANDLE} = ${RUNTIME}.enter(${JSON.stringify(options.id)}, { imports: { ${imports} }, async: ${options.async}${options.version === undefined ? '' : `, version: ${JSON.stringify(options.version)}`} });`;
   // The closure is never called: it makes V8 keep the handle in the module's scope, so the
   // runtime can tell, through a WeakRef, whether that scope is still alive.
   const epilogue = `\n;${HANDLE}.commit(() => ${HANDLE});\n`;
