@@ -118,7 +118,7 @@ async function nextHeap(bundler, variant) {
   } finally {
     process.kill(-child.pid, 'SIGTERM');
     await new Promise((resolve) => setTimeout(resolve, 500));
-    rmSync(root, { recursive: true, force: true });
+    if (!process.env.BENCH_KEEP) rmSync(root, { recursive: true, force: true });
   }
 }
 

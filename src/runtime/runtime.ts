@@ -486,6 +486,10 @@ export class Runtime {
         for (const pkg of adapter.packages ?? []) {
           let namespace: unknown;
           try {
+            // Only a package the app has loaded already: requiring one that is merely installed
+            // (TypeORM next to Mongoose) would load it for nothing, megabytes of it.
+            const resolved = requireFrom()!.resolve(pkg);
+            if (!requireFrom()!.cache[resolved]) continue;
             namespace = requireFrom()!(pkg);
           } catch {
             continue; // Not installed where this module lives: this adapter has nothing to do.
