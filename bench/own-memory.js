@@ -76,7 +76,13 @@ async function nextHeap(bundler, variant) {
   // Installed as a user has it, in node_modules (Next treats packages there differently from app code).
   cpSync(join(here, '../dist'), join(root, 'node_modules/orm-hmr/dist'), { recursive: true });
   cpSync(join(here, '../package.json'), join(root, 'node_modules/orm-hmr/package.json'));
-  write('next.config.mjs', variant === 'with' ? `import { withOrmHmr } from 'orm-hmr/next';\nexport default withOrmHmr({});\n` : 'export default {};\n');
+  const config = {
+    with: `import { withOrmHmr } from 'orm-hmr/next';\nexport default withOrmHmr({});\n`,
+    without: 'export default {};\n',
+    // Diagnosis: the config-time part alone (no loader, no webpack plugin).
+    'config-only': `import { withOrmHmr } from 'orm-hmr/next';\nconst { webpack, turbopack, ...config } = withOrmHmr({});\nexport default config;\n`,
+  }[variant];
+  write('next.config.mjs', config);
   write('models/Pet.ts', `import mongoose from 'mongoose';\nexport default mongoose.models.Pet || mongoose.model('Pet', new mongoose.Schema({ name: String }));\n`);
   write('pages/api/pets.js', `import Pet from '../../models/Pet';\nexport default function handler(req, res) { res.json(Object.keys(Pet.schema.paths)); }\n`);
   write('pages/index.js', `import Pet from '../models/Pet';\nexport default function Index({ fields }) { return <p>{fields.join(',')}</p>; }\nexport function getServerSideProps() { return { props: { fields: Object.keys(Pet.schema.paths) } }; }\n`);

@@ -11,6 +11,9 @@ import { appendReport, type ReloadRecord } from '../ledger/report.ts';
 import { ReloadBatch } from './batch.ts';
 import { SlotMap, isHeld, removeEntry, sameSlot, type OwnedEntry } from './entries.ts';
 import { consoleLogger, debug, type Logger } from './log.ts';
+import { cleanId } from '../transform/id.ts';
+
+export { cleanId } from '../transform/id.ts';
 import type { Evaluation, ModuleRecord } from './module-record.ts';
 
 /** Runtime settings; the Vite and webpack plugins fill them in, `configure()` changes them. */
@@ -635,13 +638,6 @@ export class Runtime {
     this.#warned.add(key);
     this.#log('warn', message);
   }
-}
-
-/** Module ids arrive with Vite's `?t=` / `?v=` stamps or webpack's loader prefixes; the file is the key. */
-export function cleanId(id: string): string {
-  const file = id.slice(id.lastIndexOf('!') + 1);
-  const query = file.search(/[?#]/);
-  return query >= 0 ? file.slice(0, query) : file;
 }
 
 /** Runs all callbacks even when some throw (each error reported). */

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { findImports, isEsm, scriptRE } from './detect.ts';
 import { injectInto } from './inject.ts';
 import { hasTopLevelAwait, type Node } from './top-level-await.ts';
-import { cleanId } from '../runtime/runtime.ts';
+// Not from the runtime: loading the transform (in a bundler's loader) must not load the runtime.
+import { cleanId } from './id.ts';
 
 export interface TransformContext {
   /** Specifier the injected code uses to load the runtime. */
