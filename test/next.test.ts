@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { clickModel, eventModel, userModel } from './helpers/fixtures.ts';
 import { ansi, Project, saveUntil, until } from './helpers/project.ts';
-import { exampleFiles, petModel } from './helpers/next-mongoose-example.ts';
+import { exampleFiles, installOrmHmr, petModel } from './helpers/next-mongoose-example.ts';
 import { freePort } from './helpers/webpack.ts';
 
 const nextBin = join(import.meta.dirname, '../node_modules/next/dist/bin/next');
@@ -119,7 +119,9 @@ describe.each([
   ['Turbopack', []],
 ] as const)("Next.js's with-mongodb-mongoose example (%s)", (bundler, flags) => {
   const p = `Ex${bundler === 'webpack' ? 'W' : 'T'}`;
-  const project = new Project(`next-example-${bundler}`, exampleFiles(p, withOrmHmr));
+  // Installed in the app's node_modules, as a user has it (the runtime is then external to the server chunks).
+  const project = new Project(`next-example-${bundler}`, exampleFiles(p));
+  installOrmHmr(project.root);
   let child: ChildProcess | undefined;
   const output: string[] = [];
   afterAll(async () => {

@@ -229,6 +229,10 @@ describe('an app that runs in the compiler process, re-required after each build
     };
     try {
       await until(() => builds > 0, 60_000);
+      // The runtime is required by Node, once: no bundle carries a copy of it.
+      const bundle = readFileSync(project.path('dist/main.cjs'), 'utf8');
+      expect(bundle).toContain(`require(${JSON.stringify(runtimeFile)})`);
+      expect(bundle).not.toContain('class Runtime');
       const refs = [new WeakRef(requireFresh().User)];
       for (let version = 2; version <= 6; version++) {
         await new Promise((resolve) => setTimeout(resolve, 150));

@@ -1,7 +1,10 @@
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import type { Configuration } from 'webpack';
 import { resolveOptions, type OrmHmrOptions } from '../options.ts';
 import { applySettings } from '../runtime/settings.ts';
 import { mentionsPattern } from '../transform/detect.ts';
+import { runtimePath } from '../transform/paths.ts';
 import { OrmHmrPlugin, loaderOptions, loaderPath } from '../webpack/index.ts';
 
 /** The part of a Next.js config we touch; typed loosely so any Next 15/16 config fits. */
@@ -43,7 +46,10 @@ export function withOrmHmr<T extends NextConfigLike>(nextConfig: T = {} as T, op
   // Next loads its config in each of its processes, the one that serves included: with Turbopack
   // this is where the runtime there gets its settings.
   applySettings(resolved, root);
-  const loader = loaderOptions(resolved, root);
+  // Installed in the app's node_modules, the runtime stays external to Turbopack's server chunks:
+  // Node loads it once, instead of each route's chunk carrying (and keeping) a copy.
+  const external = installedRuntime(root);
+  const loader = { ...loaderOptions(resolved, root), ...(external && { runtime: 'orm-hmr/runtime' }) };
   const turbopackRule = {
     // `development`: not in `next build`; `node`: server code on the Node.js runtime only.
     condition: {
@@ -61,8 +67,10 @@ export function withOrmHmr<T extends NextConfigLike>(nextConfig: T = {} as T, op
   const existing = rules[TURBOPACK_GLOB];
   rules[TURBOPACK_GLOB] = existing === undefined ? turbopackRule : [...(Array.isArray(existing) ? existing : [existing]), turbopackRule];
 
+  const serverExternalPackages = nextConfig.serverExternalPackages as string[] | undefined;
   return {
     ...nextConfig,
+    ...(external && { serverExternalPackages: [...new Set([...(serverExternalPackages ?? []), 'orm-hmr'])] }),
     turbopack: { ...nextConfig.turbopack, rules },
     webpack(config: Configuration, context: NextWebpackContext) {
       const result = typeof userWebpack === 'function' ? userWebpack(config, context) : config;
@@ -73,6 +81,15 @@ export function withOrmHmr<T extends NextConfigLike>(nextConfig: T = {} as T, op
       return result;
     },
   };
+}
+
+/** Whether the app resolves `orm-hmr/runtime` to this very runtime (installed, not run from elsewhere). */
+function installedRuntime(root: string): boolean {
+  try {
+    return createRequire(join(root, 'package.json')).resolve('orm-hmr/runtime') === runtimePath;
+  } catch {
+    return false;
+  }
 }
 
 export default withOrmHmr;

@@ -1,6 +1,6 @@
 import remapping from '@jridgewell/remapping';
 import { createRequire } from 'node:module';
-import { dirname, relative, sep } from 'node:path';
+import { dirname, isAbsolute, relative, sep } from 'node:path';
 import { createSelector, type PortablePattern } from '../transform/filter.ts';
 import { transformModule } from '../transform/index.ts';
 import type { Node } from '../transform/top-level-await.ts';
@@ -52,6 +52,7 @@ export function load(context: LoaderContext, code: string, inputMap?: unknown): 
  * the project root, not the file system; a relative one means the same file to every bundler.
  */
 function relativeSpecifier(from: string, to: string): string {
+  if (!isAbsolute(to)) return to; // a package specifier (`orm-hmr/runtime`), resolved by the bundler
   const path = relative(dirname(from), to).split(sep).join('/');
   return path.startsWith('.') ? path : `./${path}`;
 }

@@ -1,11 +1,22 @@
+import { cpSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** Installs this build of orm-hmr (dist and package.json) into the project's node_modules, as npm would. */
+export function installOrmHmr(root: string): void {
+  const repo = join(import.meta.dirname, '../..');
+  cpSync(join(repo, 'dist'), join(root, 'node_modules/orm-hmr/dist'), { recursive: true });
+  cpSync(join(repo, 'package.json'), join(root, 'node_modules/orm-hmr/package.json'));
+}
+
 /**
  * Next.js's official `with-mongodb-mongoose` example (Pages Router), as a user has it: a model
  * behind the `models.Pet ||` guard, `lib/dbConnect.ts` caching the connection on `global.mongoose`,
  * API routes and a page that each load the model in their own server bundle. Written as JavaScript
  * in `.ts` files (models, lib) and `.js` pages, so Next does not set up TypeScript (which would
- * install packages). `p` prefixes the model name: test runs share one database.
+ * install packages). `p` prefixes the model name: test runs share one database. `withOrmHmr`:
+ * where next.config.mjs imports it from (by default the package, installed with {@link installOrmHmr}).
  */
-export function exampleFiles(p: string, withOrmHmr: string): Record<string, string> {
+export function exampleFiles(p: string, withOrmHmr = 'orm-hmr/next'): Record<string, string> {
   return {
     // No "type": Turbopack refuses `import` in files of a "commonjs" package.
     'package.json': JSON.stringify({ name: 'with-mongodb-mongoose', private: true }),
