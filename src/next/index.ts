@@ -47,8 +47,9 @@ export function withOrmHmr<T extends NextConfigLike>(nextConfig: T = {} as T, op
   // this is where the runtime there gets its settings.
   applySettings(resolved, root);
   // Installed in the app's node_modules, the runtime stays external to Turbopack's server chunks:
-  // Node loads it once, instead of each route's chunk carrying (and keeping) a copy.
-  const external = installedRuntime(root);
+  // Node loads it once, instead of each route's chunk carrying (and keeping) a copy. (Next sets
+  // TURBOPACK before loading the config; with webpack, OrmHmrPlugin keeps the runtime external.)
+  const external = !!process.env.TURBOPACK && installedRuntime(root);
   const loader = { ...loaderOptions(resolved, root), ...(external && { runtime: 'orm-hmr/runtime' }) };
   const turbopackRule = {
     // `development`: not in `next build`; `node`: server code on the Node.js runtime only.
