@@ -1,8 +1,11 @@
 // Update latency, one JSON line: from writing a model file to the first HTTP response of the
-// playground that reflects the edit. The same app (a copy of playground/) served three ways:
+// playground that reflects the edit. The same app (a copy of playground/) served four ways:
 // orm-hmr under Vite (ssrLoadModule per request), orm-hmr under webpack's server HMR (NestJS
-// style), and `tsx watch` restarting the process (and reconnecting to the database) on each save.
+// style), the plain Node server under `orm-hmr dev` (reloaded in place, its server kept), and the
+// same server under `tsx watch`, restarting the process (and reconnecting to the database) on each save.
 //   node bench/latency.js [edits]
+// BENCH_LATENCY=node,tsx runs only those (vite, webpack, node, tsx); BENCH_VERBOSE=1 shows the
+// children's output.
 import { spawn } from 'node:child_process';
 import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +15,8 @@ import { ormHmr } from '../dist/vite/index.js';
 import { benchProject } from './dev-server.js';
 
 const edits = Number(process.argv[2] ?? 10);
+const only = process.env.BENCH_LATENCY?.split(',');
+const runs = (name) => !only || only.includes(name);
 const repo = join(import.meta.dirname, '..');
 const dir = benchProject('latency');
 const app = join(dir, 'playground');
@@ -69,6 +74,7 @@ async function inChild(name, port, command, args, env = {}) {
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));
+  if (process.env.BENCH_VERBOSE) child.stdout.pipe(process.stderr);
   try {
     return await series(name, port);
   } catch (error) {
@@ -82,7 +88,7 @@ async function inChild(name, port, command, args, env = {}) {
 const results = {};
 
 // 1. Vite: the playground's own setup (ssrLoadModule on each request).
-{
+if (runs('vite')) {
   const server = await createServer({
     root: app,
     configFile: false,
@@ -114,13 +120,16 @@ const results = {};
 
 // 2. webpack server HMR, the app in a child process (npm run dev:webpack); polling every 100 ms as
 // NestJS's recipe does.
-results.webpack = await inChild('orm-hmr + webpack', 5292, process.execPath, [join(repo, 'playground', 'webpack-dev.js')], {
+if (runs('webpack')) results.webpack = await inChild('orm-hmr + webpack', 5292, process.execPath, [join(repo, 'playground', 'webpack-dev.js')], {
   PLAYGROUND_DIR: app,
   HOT_POLL_MS: '100',
 });
 
-// 3. A full restart on each save.
-results.tsx = await inChild('tsx watch', 5293, process.execPath, [join(repo, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'watch', join(app, 'server.ts')]);
+// 3. The plain Node server (playground/server.ts) under `orm-hmr dev`: reloaded in place.
+if (runs('node')) results.node = await inChild('orm-hmr dev', 5294, process.execPath, [join(repo, 'dist', 'node', 'cli.js'), 'dev', '--page=off', join('playground', 'server.ts')]);
+
+// 4. The same server restarted on each save.
+if (runs('tsx')) results.tsx = await inChild('tsx watch', 5293, process.execPath, [join(repo, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'watch', join(app, 'server.ts')]);
 
 await database.stop();
 rmSync(dir, { recursive: true, force: true });

@@ -9,18 +9,18 @@ const parse = (code: string) => parseAst(code) as unknown as Node;
 
 describe('injected code', () => {
   it('is one forwarding line before the module and one after', () => {
-    const esm = injectedCode({ id: '/app/models/user.ts', runtime: '/pkg/dist/runtime/index.js', imports: ['mongoose'], async: false, format: 'esm' });
+    const esm = injectedCode({ id: '/app/models/user.ts', runtime: '/pkg/dist/runtime/index.js', imports: ['mongoose'], async: false, format: 'esm', version: '0badc0de' });
     expect(esm).toMatchInlineSnapshot(`
       {
         "epilogue": "
       ;__orm_hmr__.commit(() => __orm_hmr__);
       ",
-        "prologue": "import * as __orm_hmr_runtime__ from "/pkg/dist/runtime/index.js";import * as __orm_hmr_import_0__ from "mongoose";const __orm_hmr__ = __orm_hmr_runtime__.enter("/app/models/user.ts", { imports: { "mongoose": __orm_hmr_import_0__ }, async: false });",
+        "prologue": "import * as __orm_hmr_runtime__ from "/pkg/dist/runtime/index.js";import * as __orm_hmr_import_0__ from "mongoose";const __orm_hmr__ = __orm_hmr_runtime__.enter("/app/models/user.ts", { imports: { "mongoose": __orm_hmr_import_0__ }, async: false, version: "0badc0de" });",
       }
     `);
-    const cjs = injectedCode({ id: 'C:\\app\\"odd".js', runtime: 'orm-hmr/runtime', imports: [], async: true, format: 'cjs' });
+    const cjs = injectedCode({ id: 'C:\\app\\"odd".js', runtime: 'orm-hmr/runtime', imports: [], async: true, format: 'cjs', version: '0badc0de' });
     expect(cjs.prologue).toMatchInlineSnapshot(
-      `"const __orm_hmr_runtime__ = require("orm-hmr/runtime");const __orm_hmr__ = __orm_hmr_runtime__.enter("C:\\\\app\\\\\\"odd\\".js", { imports: {  }, async: true });"`,
+      `"const __orm_hmr_runtime__ = require("orm-hmr/runtime");const __orm_hmr__ = __orm_hmr_runtime__.enter("C:\\\\app\\\\\\"odd\\".js", { imports: {  }, async: true, version: "0badc0de" });"`,
     );
   });
 
@@ -35,7 +35,7 @@ describe('injected code', () => {
 
   it('keeps the line numbers of the source and maps back to it', () => {
     const code = `import mongoose from 'mongoose';\nexport const User = mongoose.model('User', new mongoose.Schema({}));\n`;
-    const out = injectInto(code, { id: '/m.ts', runtime: '/r.js', imports: ['mongoose'], async: false, format: 'esm' });
+    const out = injectInto(code, { id: '/m.ts', runtime: '/r.js', imports: ['mongoose'], async: false, format: 'esm', version: '0badc0de' });
     const lines = out.code.split('\n');
     expect(lines[1]).toBe(`export const User = mongoose.model('User', new mongoose.Schema({}));`);
     expect(lines[0]!.endsWith(`import mongoose from 'mongoose';`)).toBe(true);
@@ -46,7 +46,7 @@ describe('injected code', () => {
 
   it('leaves a shebang and a use-strict directive first', () => {
     const code = `#!/usr/bin/env node\n'use strict';\nconst mongoose = require('mongoose');\n`;
-    const out = injectInto(code, { id: '/m.js', runtime: '/r.js', imports: [], async: false, format: 'cjs' });
+    const out = injectInto(code, { id: '/m.js', runtime: '/r.js', imports: [], async: false, format: 'cjs', version: '0badc0de' });
     expect(out.code.startsWith(`#!/usr/bin/env node\n'use strict';const __orm_hmr_runtime__`)).toBe(true);
   });
 });

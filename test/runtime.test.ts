@@ -1,6 +1,6 @@
 import mongoose from 'mongoose';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import { defineAdapter } from '../dist/index.js';
+import { builtinAdapterNames, defineAdapter } from '../dist/index.js';
 import { configure, enter, onUnload, settled, unload, useAdapter } from '../dist/runtime/index.js';
 import { countAlive } from './helpers/scenarios.ts';
 
@@ -285,7 +285,7 @@ describe('closed connections', () => {
       connection.model('Cat', schema('name'));
       return connection;
     };
-    const first = await bootstrap();
+    let first: mongoose.Connection | undefined = await bootstrap();
     await first.close();
     const second = await bootstrap();
     expect(m.connections).toContain(first);
@@ -293,6 +293,135 @@ describe('closed connections', () => {
     expect(m.connections).not.toContain(first);
     expect(m.connections).toContain(second); // open: kept
     expect(m.connections).toContain(m.connection); // the default one is never dropped
+    // The line says what we did, and counts the library's models by name (the first Cat is gone with its connection).
+    first = undefined;
+    evaluate(file('cats.controller.ts'), () => m.Schema);
+    const record = await settled();
+    expect(record?.released).toContainEqual({ adapter: 'mongoose', name: 'connection', action: 'dropped' });
+    expect(record?.alive.Cat).toBe(1);
     await second.close();
+  });
+});
+
+describe('registration journal', () => {
+  it('never lists a reporting adapter around an evaluation; a listing one is listed twice per evaluation', async () => {
+    const { getRuntime } = await import('../dist/runtime/hook.js');
+    const runtime = getRuntime();
+    const listings = new Map<string, number>();
+    const restores: (() => void)[] = [];
+    for (const adapter of runtime.adapters) {
+      const entries = adapter.entries;
+      (adapter as { entries: typeof entries }).entries = function (this: unknown) {
+        listings.set(adapter.name, (listings.get(adapter.name) ?? 0) + 1);
+        return entries.call(this);
+      };
+      restores.push(() => ((adapter as { entries: typeof entries }).entries = entries));
+    }
+    const registry = new Set<object>();
+    useAdapter(
+      defineAdapter({
+        name: 'listed',
+        entries() {
+          listings.set('listed', (listings.get('listed') ?? 0) + 1);
+          return [...registry].map((value) => ({ container: registry, value, label: 'thing' }));
+        },
+      }),
+    );
+    try {
+      for (let i = 0; i < 3; i++) {
+        evaluate(file('counted.ts'), () => {
+          const Counted = m.model('Counted', schema('c' + i));
+          Counted.discriminator('CountedChild', schema('d' + i));
+          m.plugin(function counted() {});
+          registry.add({});
+        });
+      }
+      for (const adapter of runtime.adapters.filter((a: { reports?: boolean }) => a.reports)) expect(listings.get(adapter.name) ?? 0, adapter.name).toBe(0);
+      expect(listings.get('listed')).toBe(6);
+      expect(registry.size).toBe(1);
+      expect(m.model('Counted').discriminators?.CountedChild).toBe(m.model('CountedChild'));
+      // After the batch, one sweep lists each reporting adapter once, off the request's path.
+      await settled();
+      for (const adapter of runtime.adapters.filter((a: { reports?: boolean }) => a.reports)) expect(listings.get(adapter.name), adapter.name).toBe(1);
+    } finally {
+      restores.forEach((restore) => restore());
+      useAdapter(defineAdapter({ name: 'listed', entries: () => [] }));
+    }
+  });
+
+  it('counts models registered outside any tracked module (a library bootstrapping its own), by name', async () => {
+    evaluate(file('tracked.ts'), () => m.model('Tracked', schema('t')));
+    const connection = m.createConnection();
+    connection.model('Bootstrapped', schema('b')); // as @nestjs/mongoose does, outside our evaluations
+    evaluate(file('tracked.ts'), () => m.model('Tracked', schema('t2')));
+    const record = await settled();
+    expect(record?.alive.Bootstrapped).toBe(1);
+    expect(record?.alive.Tracked).toBe(1);
+    await connection.close();
+  });
+});
+
+describe('side effects, by who started them', () => {
+  it('counts a once() listener once', async () => {
+    const { getRuntime } = await import('../dist/runtime/hook.js');
+    const listener = () => {};
+    evaluate(file('once.ts'), () => process.once('orm-hmr-test-once' as never, listener));
+    const relative = file('once.ts').slice('/app/'.length);
+    expect(getRuntime().sideEffects.count().filter((effect: { file: string }) => effect.file === relative)).toEqual([
+      { kind: 'listener', file: relative, count: 1, target: "process 'orm-hmr-test-once'" },
+    ]);
+    process.removeListener('orm-hmr-test-once', listener);
+  });
+
+  it('charges a library first required inside a model body with its own timers, and undoSideEffects leaves them', async () => {
+    const { getRuntime } = await import('../dist/runtime/hook.js');
+    const { createRequire } = await import('node:module');
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(import.meta.dirname, '.tmp', 'lib-'));
+    const library = join(dir, 'pool.cjs');
+    writeFileSync(library, `exports.reaper = setInterval(() => {}, 60_000);\n`);
+    const require = createRequire(library);
+    configure({ undoSideEffects: true });
+    const id = file('uses-pool.ts');
+    const relative = id.slice('/app/'.length);
+    try {
+      let reaper: NodeJS.Timeout | undefined;
+      let own: NodeJS.Timeout | undefined;
+      evaluate(id, () => {
+        reaper = require(library).reaper; // first evaluation of the library, inside the model's body
+        own = setInterval(() => {}, 60_000);
+      });
+      expect(getRuntime().sideEffects.count().filter((effect: { file: string }) => effect.file === relative)).toEqual([{ kind: 'setInterval', file: relative, count: 1 }]);
+      evaluate(id, () => require(library));
+      // The model's own interval was stopped before it evaluated again; the library's was not.
+      expect((own as unknown as { _destroyed: boolean })._destroyed).toBe(true);
+      expect((reaper as unknown as { _destroyed: boolean })._destroyed).toBe(false);
+      clearInterval(reaper);
+    } finally {
+      configure({ undoSideEffects: false });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('adapters dropped', () => {
+  it('undo what they patched, and a new one patches again', async () => {
+    const { getRuntime } = await import('../dist/runtime/hook.js');
+    const runtime = getRuntime();
+    const proto = Object.getPrototypeOf(m) as { model: unknown };
+    evaluate(file('patched.ts'), () => m.model('Patched', schema('a'))); // attaches, hooks model()
+    const hooked = proto.model;
+    runtime.chooseAdapters(['typeorm']);
+    try {
+      expect(proto.model).not.toBe(hooked);
+      expect(String(proto.model)).toContain('_mongoose'); // Mongoose's own function again
+    } finally {
+      runtime.chooseAdapters(builtinAdapterNames);
+    }
+    const id = file('patched-again.ts');
+    evaluate(id, () => m.model('PatchedAgain', schema('a')));
+    const second = evaluate(id, () => m.model('PatchedAgain', schema('b')));
+    expect(m.model('PatchedAgain')).toBe(second);
   });
 });

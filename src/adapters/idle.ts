@@ -7,6 +7,8 @@
  * which in `src/cmap/connection_pool.ts` errors each checked-out connection). So we wait.
  */
 
+import { describe } from '../util/errors.ts';
+
 // Only the driver internals we read (mongodb 6 and 7). All optional: a missing one counts as idle.
 export interface ClientLike {
   s?: { activeSessions?: Set<unknown>; hasBeenClosed?: boolean };
@@ -69,4 +71,19 @@ export function whenIdle(client: ClientLike, { quietMs, maxMs, busy }: IdleOptio
   const timer = setInterval(check, POLL_MS);
   // The client's own sockets keep the process up while it is open; our timer need not.
   timer.unref?.();
+}
+
+/**
+ * Closes `client` once it is idle (see {@link whenIdle}); a client still busy after `maxMs` is left
+ * open, with a warning. `what` names it in the log: `previous MongoClient`.
+ */
+export function closeWhenIdle(
+  client: ClientLike,
+  close: () => Promise<unknown>,
+  { what, log, ...options }: IdleOptions & { what: string; log: (message: string) => void },
+): void {
+  whenIdle(client, options, (idle) => {
+    if (!idle) return log(`left a ${what} open: it still had operations in flight ${options.maxMs / 1000} s after its file re-evaluated`);
+    close().catch((error: unknown) => log(`closing a ${what} failed: ${describe(error)}`));
+  });
 }

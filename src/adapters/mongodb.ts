@@ -1,5 +1,6 @@
 import { heldByGlobal, type Aliases } from './global-cache.ts';
-import { whenIdle, type ClientLike } from './idle.ts';
+import { closeWhenIdle, type ClientLike } from './idle.ts';
+import { patchMethod } from '../util/patch.ts';
 import type { Adapter, AdapterContext, Entry } from './types.ts';
 
 interface MongoClientLike extends ClientLike {
@@ -38,8 +39,12 @@ export function mongodbAdapter(): Adapter {
   let found = false;
   let context: AdapterContext | undefined;
 
+  const entry = (client: MongoClientLike): Entry => ({ container: live, value: client, label: 'MongoClient', release: () => release(client) });
+  // The constructor and `connect()` both see a client: it is reported once.
   const seen = (client: MongoClientLike) => {
-    if (!ORM_CLIENTS.has(client.options?.driverInfo?.name ?? '')) live.add(client);
+    if (live.has(client) || ORM_CLIENTS.has(client.options?.driverInfo?.name ?? '')) return;
+    live.add(client);
+    context?.register(entry(client));
   };
 
   const release = (client: MongoClientLike): 'closed' | 'reused' => {
@@ -47,19 +52,16 @@ export function mongodbAdapter(): Adapter {
       live.add(client);
       return 'reused';
     }
-    whenIdle(client, { quietMs: CLOSE_QUIET_MS, maxMs: CLOSE_MAX_MS }, (idle) => {
-      if (!idle) {
-        context?.log('warn', `left a previous MongoClient open: it still had operations in flight ${CLOSE_MAX_MS / 1000} s after its file re-evaluated`);
-        return;
-      }
-      client.close().catch((error: unknown) => context?.log('warn', `closing a previous MongoClient failed: ${String((error as Error)?.message ?? error)}`));
-    });
+    closeWhenIdle(client, () => client.close(), { quietMs: CLOSE_QUIET_MS, maxMs: CLOSE_MAX_MS, what: 'previous MongoClient', log: (message) => context?.log('warn', message) });
     return 'closed';
   };
+
+  const restores: (() => void)[] = [];
 
   return {
     name: 'mongodb',
     packages: ['mongodb'],
+    reports: true,
 
     attach(namespace, _specifier, adapterContext) {
       context = adapterContext ?? context;
@@ -69,24 +71,34 @@ export function mongodbAdapter(): Adapter {
       found = true;
       const proto = MongoClient.prototype;
       // The constructor's last step: a client is seen the moment it exists, connected or not.
-      const check = proto.checkForNonGenuineHosts;
-      if (typeof check === 'function') {
-        proto.checkForNonGenuineHosts = function (this: MongoClientLike, ...args: unknown[]) {
-          seen(this);
-          return check.apply(this, args);
-        };
-      }
+      restores.push(
+        patchMethod(proto, 'checkForNonGenuineHosts', (check) =>
+          function (this: MongoClientLike, ...args: unknown[]) {
+            seen(this);
+            return check!.apply(this, args);
+          },
+        ),
+      );
       // A driver without that hook still shows its clients here, at the latest on first use.
-      const connect = proto.connect;
-      proto.connect = function (this: MongoClientLike, ...args: unknown[]) {
-        seen(this);
-        const promise = connect.apply(this, args);
-        if (promise && typeof promise === 'object') aliases.set(promise, this);
-        return promise;
-      };
+      restores.push(
+        patchMethod(proto, 'connect', (connect) =>
+          function (this: MongoClientLike, ...args: unknown[]) {
+            seen(this);
+            const promise = connect.apply(this, args);
+            if (promise && typeof promise === 'object') aliases.set(promise, this);
+            return promise;
+          },
+        ),
+      );
+      restores.push(() => patched.delete(proto));
     },
 
     attached: () => found,
+
+    detach() {
+      for (const restore of restores.splice(0)) restore();
+      found = false;
+    },
 
     entries() {
       const out: Entry[] = [];
@@ -96,7 +108,7 @@ export function mongodbAdapter(): Adapter {
           live.delete(client);
           continue;
         }
-        out.push({ container: live, value: client, label: 'MongoClient', release: () => release(client) });
+        out.push(entry(client));
       }
       return out;
     },

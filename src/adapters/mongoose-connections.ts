@@ -1,7 +1,8 @@
 import { heldByGlobal } from './global-cache.ts';
-import { whenIdle, type ClientLike } from './idle.ts';
+import { closeWhenIdle, whenIdle, type ClientLike } from './idle.ts';
 import { CLOSE_MAX_MS, CLOSE_QUIET_MS } from './mongodb.ts';
 import { safeTarget } from './safe-uri.ts';
+import { patchMethod } from '../util/patch.ts';
 import type { AdapterContext, Entry } from './types.ts';
 
 // Only the shapes we read (Mongoose 9).
@@ -21,6 +22,7 @@ export interface ConnectionLike {
 interface MongooseWithConnections {
   connection?: ConnectionLike;
   connections: ConnectionLike[];
+  createConnection?(...args: unknown[]): ConnectionLike;
 }
 
 /** On the default connection: a token per `openUri()` call (`mongoose.connect()`), so the file that called it owns one. */
@@ -44,24 +46,48 @@ export function connectionTracker(context: () => AdapterContext | undefined) {
   // A reopen under way, and the string it opens: a save that comes before it is done queues behind it.
   const reopening = new WeakMap<ConnectionLike, { uri: string; done: Promise<unknown> }>();
 
-  function watch(mongoose: MongooseWithConnections): void {
+  /** Hooks `openUri` (the default connection's `connect()`) and `createConnection()`; returns the undos. */
+  function watch(mongoose: MongooseWithConnections, report: (entry: Entry) => void): (() => void)[] {
+    const restores: (() => void)[] = [];
     let proto: object | null = mongoose.connection ?? null;
     while (proto && !Object.hasOwn(proto, 'openUri')) proto = Object.getPrototypeOf(proto);
-    if (!proto || patched.has(proto)) return;
-    patched.add(proto);
-    const target = proto as ConnectionLike;
-    const original = target.openUri;
-    target.openUri = function openUri(this: ConnectionLike, uri: string, options?: unknown) {
-      if (this.base?.connection !== this) return original.call(this, uri, options);
-      this[OPENED] = {};
-      const pending = reopening.get(this);
-      const current = pending?.uri ?? this._connectionString;
-      const active = pending !== undefined || this.readyState === 1 || this.readyState === 2;
-      if (active && parked.has(this) && typeof uri === 'string' && current !== uri) return reopen(this, original, uri, options, current);
-      // The same string a reopen under way is opening: Mongoose would return at once once it is open.
-      if (pending && current === uri) return pending.done.then(() => this);
-      return original.call(this, uri, options);
-    };
+    if (proto && !patched.has(proto)) {
+      patched.add(proto);
+      restores.push(() => patched.delete(proto!));
+      restores.push(
+        patchMethod(proto as ConnectionLike, 'openUri', (original) =>
+          function openUri(this: ConnectionLike, uri: string, options?: unknown) {
+            if (this.base?.connection !== this) return original.call(this, uri, options);
+            this[OPENED] = {};
+            report(defaultEntry(this)!);
+            const pending = reopening.get(this);
+            const current = pending?.uri ?? this._connectionString;
+            const active = pending !== undefined || this.readyState === 1 || this.readyState === 2;
+            if (active && parked.has(this) && typeof uri === 'string' && current !== uri) return reopen(this, original, uri, options, current);
+            // The same string a reopen under way is opening: Mongoose would return at once once it is open.
+            if (pending && current === uri) return pending.done.then(() => this);
+            return original.call(this, uri, options);
+          },
+        ),
+      );
+    }
+    let owner: object | null = mongoose;
+    while (owner && !Object.hasOwn(owner, 'createConnection')) owner = Object.getPrototypeOf(owner);
+    if (owner && !patched.has(owner)) {
+      patched.add(owner);
+      restores.push(() => patched.delete(owner!));
+      restores.push(
+        patchMethod(owner as MongooseWithConnections, 'createConnection', (original) =>
+          function createConnection(this: MongooseWithConnections, ...args: unknown[]) {
+            const connection = original!.apply(this, args);
+            const base = (connection as { base?: MongooseWithConnections } | undefined)?.base ?? this;
+            if (connection && base?.connections?.includes(connection)) report(ownEntry(base, connection));
+            return connection;
+          },
+        ),
+      );
+    }
+    return restores;
   }
 
   /** The connection string was edited: close once nothing is in flight (new work then buffers), reopen. */
@@ -138,12 +164,12 @@ export function connectionTracker(context: () => AdapterContext | undefined) {
         }
         if (connection.readyState === 0 && connection._closeCalled) return undefined;
         const busy = () => connection.readyState === 2 || Object.values(connection.collections).some((c) => (c.queue?.length ?? 0) > 0);
-        whenIdle(connection.client ?? {}, { quietMs: CLOSE_QUIET_MS, maxMs: CLOSE_MAX_MS, busy }, (idle) => {
-          if (!idle) {
-            context()?.log('warn', `left a previous mongoose connection open: it still had operations in flight ${CLOSE_MAX_MS / 1000} s after its file re-evaluated`);
-            return;
-          }
-          connection.close().catch((error: unknown) => context()?.log('warn', `closing a previous mongoose connection failed: ${String((error as Error)?.message ?? error)}`));
+        closeWhenIdle(connection.client ?? {}, () => connection.close(), {
+          quietMs: CLOSE_QUIET_MS,
+          maxMs: CLOSE_MAX_MS,
+          busy,
+          what: 'previous mongoose connection',
+          log: (message) => context()?.log('warn', message),
         });
         return 'closed';
       },

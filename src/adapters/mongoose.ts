@@ -1,5 +1,6 @@
 import { connectionTracker, type ConnectionLike as OpenableConnection } from './mongoose-connections.ts';
 import { debug } from '../runtime/log.ts';
+import { patchMethod } from '../util/patch.ts';
 import type { Adapter, AdapterContext, Entry } from './types.ts';
 
 // Only the shapes we read. Mongoose's own types would tie us to one major version.
@@ -9,6 +10,7 @@ interface MongooseLike {
   connections: ConnectionLike[];
   plugins: [fn: unknown, opts?: unknown][];
   Error?: { OverwriteModelError?: new (name: string) => Error };
+  Model?: { discriminator?: (...args: unknown[]) => unknown };
 }
 interface ConnectionLike extends OpenableConnection {
   models: Record<string, ModelLike>;
@@ -33,6 +35,8 @@ interface CollectionLike {
   opts?: { schemaUserProvidedOptions?: object };
 }
 
+type Report = (entry: Entry) => void;
+
 /**
  * Mongoose: models on every connection of every Mongoose instance the app imports (`mongoose.models`,
  * `connection.models`, `useDb()` connections), discriminators (in the base model and its schema),
@@ -48,19 +52,25 @@ export function mongooseAdapter(): Adapter {
   // Plugins Mongoose installs itself, so they are never attributed to a file.
   const builtinPlugins = new WeakSet<object>();
   const watchedErrors = new WeakSet<object>();
+  // Prototypes and classes whose registration calls we hooked (one per copy of Mongoose), and the undo of each hook.
+  const hooked = new WeakSet<object>();
+  const restores: (() => void)[] = [];
   let context: AdapterContext | undefined;
   const connections = connectionTracker(() => context);
+  const report: Report = (entry) => context?.register(entry);
 
   return {
     name: 'mongoose',
     packages: ['mongoose'],
+    reports: true,
 
     attach(namespace, _specifier, adapterContext) {
       const mongoose = findMongoose(namespace);
       if (!mongoose || known.has(mongoose)) return;
       context = context ?? adapterContext;
       known.add(mongoose);
-      connections.watch(mongoose);
+      restores.push(...connections.watch(mongoose, report));
+      restores.push(...hookRegistrations(mongoose, hooked, report, builtinPlugins));
       instances.add(new WeakRef(mongoose));
       for (const plugin of mongoose.plugins) builtinPlugins.add(plugin);
       if (adapterContext) reportOverwrites(mongoose, adapterContext, watchedErrors);
@@ -68,7 +78,11 @@ export function mongooseAdapter(): Adapter {
 
     attached: () => [...instances].some((ref) => ref.deref() !== undefined),
 
-    // Plain loops into one array: this runs twice per tracked evaluation, over every model.
+    detach() {
+      for (const restore of restores.splice(0)) restore();
+    },
+
+    // Read once per reload batch, by the sweep: what no hook reported.
     entries() {
       const out: Entry[] = [];
       const seenConnections = new Set<ConnectionLike>();
@@ -105,10 +119,119 @@ export function mongooseAdapter(): Adapter {
       }
       for (const ref of instances) {
         const mongoose = ref.deref();
-        if (mongoose) dropClosedConnections(mongoose);
+        if (mongoose && dropClosedConnections(mongoose) > 0) context?.released('connection', 'dropped');
       }
     },
   };
+}
+
+/**
+ * Reports each registration as Mongoose makes it: a model in `mongoose.models` and a connection's
+ * `models` (`mongoose.model()`, `connection.model()`), a discriminator in its base model's
+ * `discriminators` and its schema's, the collection a model creates, the init a model queues on an
+ * unconnected connection, and plugins. Each hook compares the few slots its call can write before
+ * and after it: what changed is what the call registered.
+ */
+function hookRegistrations(mongoose: MongooseLike, hooked: WeakSet<object>, report: Report, builtinPlugins: WeakSet<object>): (() => void)[] {
+  const restores: (() => void)[] = [];
+  const hook = <T extends object>(owner: T | null | undefined, key: keyof T & string, around: (self: any, args: any[], call: () => unknown) => unknown) => {
+    const at = ownerOf(owner, key);
+    if (!at || hooked.has(at[key] as object)) return;
+    restores.push(
+      patchMethod(at, key, (original) =>
+        function (this: unknown, ...args: unknown[]) {
+          return around(this, args, () => (original as (...a: unknown[]) => unknown).apply(this, args));
+        } as T[keyof T & string],
+      ),
+    );
+    hooked.add(at[key] as object);
+  };
+  const isMongooseThis = (self: unknown): MongooseLike => (isMongoose(self) ? self : mongoose);
+
+  hook(mongoose as MongooseLike & { model: unknown }, 'model', (self, args, call) => {
+    const m = isMongooseThis(self);
+    const name = modelKey(args[0]);
+    const before = [m.models[name], m.connection?.models[name]];
+    const model = call();
+    if (isModel(model)) {
+      reportSlot(report, m.models, model.modelName, before[0], model, true);
+      if (m.connection) reportSlot(report, m.connection.models, model.modelName, before[1], model, true);
+    }
+    return model;
+  });
+  // Where every model is compiled: the init an unconnected connection queues for it.
+  hook(mongoose as MongooseLike & { _model: unknown }, '_model', (self, args, call) => {
+    const connection = (args[3] as { connection?: ConnectionLike } | undefined)?.connection ?? isMongooseThis(self).connection;
+    return reportQueued(report, connection, call);
+  });
+  hook(mongoose as MongooseLike & { plugin: unknown }, 'plugin', (self, _args, call) => reportPlugins(report, isMongooseThis(self).plugins, builtinPlugins, call));
+
+  const connection = mongoose.connection as (ConnectionLike & { model?: unknown; collection?: unknown; plugin?: unknown }) | undefined;
+  hook(connection, 'model', (self: ConnectionLike, args, call) => {
+    const name = modelKey(args[0]);
+    const before = self.models[name];
+    const model = reportQueued(report, self, call);
+    if (isModel(model)) reportSlot(report, self.models, name, before, model, true);
+    return model;
+  });
+  hook(connection, 'collection', (self: ConnectionLike, args, call) => {
+    const name = String(args[0]);
+    const existed = Object.hasOwn(self.collections, name);
+    const collection = call();
+    if (!existed && self.collections[name] === collection) report(new CollectionEntry(self, name, collection as CollectionLike));
+    return collection;
+  });
+  hook(connection, 'plugin', (self: ConnectionLike, _args, call) => (self.plugins ? reportPlugins(report, self.plugins, builtinPlugins, call) : call()));
+
+  hook(mongoose.Model, 'discriminator', (self: ModelLike, args, call) => {
+    const name = modelKey(args[0]);
+    const before = [self.discriminators?.[name], self.schema?.discriminators?.[name]];
+    const model = call();
+    if (self.discriminators) reportSlot(report, self.discriminators, name, before[0], self.discriminators[name], false);
+    if (self.schema?.discriminators) reportSlot(report, self.schema.discriminators, name, before[1], self.schema.discriminators[name], false, false);
+    return model;
+  });
+  return restores;
+}
+
+/** The object on `owner`'s prototype chain that holds `key` itself. */
+function ownerOf<T extends object>(owner: T | null | undefined, key: PropertyKey): T | undefined {
+  let at: object | null | undefined = owner;
+  while (at && !Object.hasOwn(at, key)) at = Object.getPrototypeOf(at);
+  return at && typeof (at as Record<PropertyKey, unknown>)[key] === 'function' ? (at as T) : undefined;
+}
+
+function modelKey(name: unknown): string {
+  return typeof name === 'function' ? name.name : String(name);
+}
+
+function isModel(value: unknown): value is ModelLike {
+  return typeof value === 'function' && typeof (value as { modelName?: unknown }).modelName === 'string';
+}
+
+/** A slot the call changed to `value`: the call registered it. */
+function reportSlot(report: Report, container: Record<string, unknown>, key: string, before: unknown, value: unknown, track: boolean, labelled = true): void {
+  if (value === undefined || container[key] !== value || before === value) return;
+  report({ container, key, value, ...(labelled && { label: key }), ...(track && { track: true }) });
+}
+
+/** Before the first connect, each model's init waits in `_queue` and holds the model. */
+function reportQueued(report: Report, connection: ConnectionLike | undefined, call: () => unknown): unknown {
+  const queue = connection?._queue;
+  const length = queue?.length ?? 0;
+  const result = call();
+  if (queue && connection._queue === queue) for (let i = length; i < queue.length; i++) report({ container: queue, value: queue[i] });
+  return result;
+}
+
+function reportPlugins(report: Report, plugins: unknown[], builtinPlugins: WeakSet<object>, call: () => unknown): unknown {
+  const length = plugins.length;
+  const result = call();
+  for (let i = length; i < plugins.length; i++) {
+    const plugin = plugins[i];
+    if (!builtinPlugins.has(plugin as object)) report(pluginEntry(plugins, plugin, (plugin as unknown[])[0]));
+  }
+  return result;
 }
 
 /**
@@ -118,15 +241,18 @@ export function mongooseAdapter(): Adapter {
  * with each generation's models. Closed ones are dropped; the default connection never is. (A
  * closed connection opened again later is not put back in the list.)
  */
-function dropClosedConnections(mongoose: MongooseLike): void {
+function dropClosedConnections(mongoose: MongooseLike): number {
+  let dropped = 0;
   const connections = mongoose.connections;
   for (let i = connections.length - 1; i >= 0; i--) {
     const connection = connections[i] as ConnectionLike & { _closeCalled?: boolean; readyState?: number };
     if (connection !== mongoose.connection && connection._closeCalled === true && connection.readyState === 0) {
       connections.splice(i, 1);
+      dropped++;
       debug(() => `mongoose: dropped a closed connection (${Object.keys(connection.models).length} models) from mongoose.connections`);
     }
   }
+  return dropped;
 }
 
 function addConnection(out: Entry[], connection: ConnectionLike, seenConnections: Set<ConnectionLike>, seenModels: Set<ModelLike>): void {

@@ -1,4 +1,6 @@
 import type { AsyncLocalStorage } from 'node:async_hooks';
+import { builtin } from '../util/builtin.ts';
+import { describe } from '../util/errors.ts';
 
 // Only the shapes we read or call. TypeORM's own types would tie us to one major version.
 export interface DataSourceLike {
@@ -77,6 +79,8 @@ export class DataSources {
   #clock = 0;
   #context: AsyncLocalStorage<DataSourceLike> | undefined;
   warn: (message: string) => void = () => {};
+  /** Reports a DataSource that became owned by the module evaluating now (its `initialize()` ran). */
+  onOwned: ((ref: WeakRef<DataSourceLike>) => void) | undefined;
 
   patch(DataSource: unknown): void {
     const proto = (DataSource as { prototype?: Record<PropertyKey, unknown> } | undefined)?.prototype;
@@ -202,6 +206,7 @@ export class DataSources {
     state.closing = false;
     this.all.add(state.ref);
     this.owned.add(state.ref);
+    this.onOwned?.(state.ref);
   }
 
   /** Wraps each query runner's `query`: counts it, and holds it while a refresh runs (unless it is the refresh's). */
@@ -269,8 +274,7 @@ export class DataSources {
     if (this.#builders.has(DataSource)) return this.#builders.get(DataSource) ?? undefined;
     let found: Builders | null = null;
     try {
-      const moduleApi = globalThis.process?.getBuiltinModule?.('node:module') as typeof import('node:module') | undefined;
-      const cache = moduleApi?.createRequire('/').cache ?? {};
+      const cache = builtin<typeof import('node:module')>('node:module')?.createRequire('/').cache ?? {};
       for (const [file, entry] of Object.entries(cache)) {
         if (!/[\\/]data-source[\\/]DataSource\.js$/.test(file) || entry?.exports?.DataSource !== DataSource) continue;
         const load = (path: string) => entry.require(path) as Record<string, unknown>;
@@ -387,10 +391,6 @@ function clearRepositories(dataSource: DataSourceLike): void {
 }
 
 function newAsyncContext(): AsyncLocalStorage<DataSourceLike> | undefined {
-  const hooks = globalThis.process?.getBuiltinModule?.('node:async_hooks') as typeof import('node:async_hooks') | undefined;
+  const hooks = builtin<typeof import('node:async_hooks')>('node:async_hooks');
   return hooks ? new hooks.AsyncLocalStorage<DataSourceLike>() : undefined;
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

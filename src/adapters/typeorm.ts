@@ -1,4 +1,5 @@
-import type { Adapter, Entry } from './types.ts';
+import { patchMethod } from '../util/patch.ts';
+import type { Adapter, AdapterContext, Entry } from './types.ts';
 import { DataSources, type DataSourceLike, type StorageLike } from './typeorm-data-source.ts';
 
 /** TypeORM's global registry: one array of decorator args per kind (tables, columns, relations, ...). */
@@ -19,13 +20,42 @@ export function typeormAdapter(): Adapter {
   const seen = new WeakSet<object>();
   // The storage's array-valued fields, listed once per storage (TypeORM 1.1 has 21; 0.3 also `relationCounts`).
   const kinds = new WeakMap<object, string[]>();
+  const restores: (() => void)[] = [];
+  let context: AdapterContext | undefined;
+  sources.onOwned = (ref) => context?.register(dataSourceEntry(sources, ref));
+
+  /** Every decorator pushes its args onto one of the storage's arrays: each array's own `push` reports them. */
+  const hookStorage = (storage: Storage) => {
+    if (kinds.has(storage)) return;
+    const names = Object.keys(storage).filter((key) => Array.isArray(storage[key]));
+    kinds.set(storage, names);
+    for (const kind of names) {
+      const list = storage[kind] as { target?: unknown }[];
+      restores.push(
+        patchMethod(list, 'push', (push) =>
+          function (this: { target?: unknown }[], ...items: { target?: unknown }[]) {
+            const length = push.apply(this, items);
+            for (const args of items) context?.register(storageEntry(list, kind, args));
+            return length;
+          },
+        ),
+      );
+    }
+  };
 
   return {
     name: 'typeorm',
     packages: ['typeorm'],
+    reports: true,
 
-    attach(namespace, _specifier, context) {
-      if (context) sources.warn = (message) => context.log('warn', message);
+    attach(namespace, _specifier, attachContext) {
+      if (attachContext) {
+        context ??= attachContext;
+        sources.warn = (message) => attachContext.log('warn', message);
+      }
+      // The storage exists once TypeORM's first decorator ran: make it now, so the first ones are seen too.
+      const storage = currentStorage() ?? (findStorageGetter(namespace)?.(), currentStorage());
+      if (storage) hookStorage(storage);
       const DataSource = findDataSource(namespace);
       if (!DataSource || seen.has(DataSource)) return;
       seen.add(DataSource);
@@ -35,7 +65,12 @@ export function typeormAdapter(): Adapter {
 
     attached: () => [...classes].some((ref) => ref.deref() !== undefined),
 
-    // Plain loops into one array: this runs twice per tracked evaluation, over every decorator.
+    detach() {
+      for (const restore of restores.splice(0)) restore();
+      sources.onOwned = undefined;
+    },
+
+    // Read once per reload batch, by the sweep: what no hook reported.
     entries() {
       const out: Entry[] = [];
       const storage = currentStorage();
@@ -44,15 +79,7 @@ export function typeormAdapter(): Adapter {
         if (!names) kinds.set(storage, (names = Object.keys(storage).filter((key) => Array.isArray(storage[key]))));
         for (const kind of names) {
           const list = storage[kind] as { target?: unknown }[];
-          if (kind === 'tables') {
-            for (const args of list) {
-              const target = args.target;
-              const isClass = typeof target === 'function';
-              out.push({ container: list, value: args, label: isClass ? target.name : String(target), track: true, trackedValue: isClass ? target : undefined });
-            }
-          } else {
-            for (const args of list) out.push({ container: list, value: args });
-          }
+          for (const args of list) out.push(storageEntry(list, kind, args));
         }
       }
       for (const ref of sources.owned) out.push(dataSourceEntry(sources, ref));
@@ -71,6 +98,21 @@ export function typeormAdapter(): Adapter {
       if (successors.size > 0) sources.replaceEntities(successors, storage);
     },
   };
+}
+
+/** A decorator's args; an entity's (`tables`) is named for its class, whose generations are counted. */
+function storageEntry(list: unknown[], kind: string, args: { target?: unknown }): Entry {
+  if (kind !== 'tables') return { container: list, value: args };
+  const target = args.target;
+  const isClass = typeof target === 'function';
+  return { container: list, value: args, label: isClass ? target.name : String(target), track: true, trackedValue: isClass ? target : undefined };
+}
+
+/** `getMetadataArgsStorage` behind an import. */
+function findStorageGetter(namespace: unknown): (() => unknown) | undefined {
+  const ns = namespace as { getMetadataArgsStorage?: unknown; default?: { getMetadataArgsStorage?: unknown } } | undefined;
+  const getter = ns?.getMetadataArgsStorage ?? ns?.default?.getMetadataArgsStorage;
+  return typeof getter === 'function' ? (getter as () => unknown) : undefined;
 }
 
 function dataSourceEntry(sources: DataSources, ref: WeakRef<DataSourceLike>): Entry {

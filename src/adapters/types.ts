@@ -1,10 +1,17 @@
 /**
  * The one interface every adapter implements, built-in or yours.
  *
- * An adapter describes a registry (Mongoose's `models`, an event bus, a DI container) as a list of
- * entries. orm-hmr lists the entries before and after each tracked module evaluates: what appeared
- * belongs to that file. Before the file evaluates again, its entries are removed; if the new
- * evaluation throws, they are put back.
+ * An adapter describes a registry (Mongoose's `models`, an event bus, a DI container) as entries.
+ * Each entry registered while a tracked module evaluates belongs to that file. Before the file
+ * evaluates again, its entries are removed; if the new evaluation throws, they are put back.
+ *
+ * Two ways to tell orm-hmr what a module registered:
+ * - **Report** (`reports: true`, the built-in adapters): hook the registry's own registration calls
+ *   and call `context.register(entry)` as each happens, like React Refresh's `$RefreshReg$`. The
+ *   cost is what a file registers. `entries()` is then read only once per reload batch, after it,
+ *   to notice registrations no hook saw.
+ * - **List** (the default): `entries()` is listed before and after each tracked evaluation and
+ *   the two are diffed. Simple, but each evaluation costs what this registry holds.
  */
 export interface Adapter {
   /** Shown in logs and reports: `mongoose:User`. */
@@ -20,14 +27,27 @@ export interface Adapter {
   attach?(namespace: unknown, specifier: string, context: AdapterContext): void;
   /** Whether {@link Adapter.attach} has found anything yet; when not, orm-hmr requires the package from the module's folder. */
   attached?(): boolean;
-  /** Everything registered right now. Called twice per tracked evaluation: keep it cheap. */
+  /**
+   * The adapter calls `context.register()` for each registration as it happens; the runtime then
+   * never lists its entries around an evaluation.
+   * @default false
+   */
+  readonly reports?: boolean;
+  /** Everything registered right now. Without `reports`, called twice per tracked evaluation: keep it cheap. */
   entries(): Iterable<Entry>;
   /** Called after a file's evaluation succeeded, with this adapter's entries it registered. */
   committed?(entries: Entry[]): void;
+  /** The adapter is dropped (the `adapters` option changed): undo what `attach` patched. */
+  detach?(): void;
 }
 
 /** What the runtime offers adapters. */
 export interface AdapterContext {
+  /**
+   * Reports a registration as it happens: it belongs to the module evaluating now (the innermost
+   * one), and to no file outside an evaluation (a model is still counted in `alive`).
+   */
+  register(entry: Entry): void;
   /**
    * Tell the runtime the file now evaluating tried to register `label`, which another file's
    * live generation already holds. The runtime warns once, naming both files.
@@ -39,6 +59,11 @@ export interface AdapterContext {
    * no file path or no `node:module` (browsers, virtual modules).
    */
   require?(specifier: string): unknown;
+  /**
+   * Tells the memory line and the report what the adapter did on its own, outside `release()`:
+   * `dropped mongoose:connection`.
+   */
+  released(name: string, action: 'closed' | 'reused' | 'dropped'): void;
   /** A line in the dev server's log, for what an adapter decided on its own (never print a connection string). */
   log(level: 'info' | 'warn', message: string): void;
 }

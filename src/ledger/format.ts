@@ -35,7 +35,7 @@ export function formatMemoryLine(record: ReloadRecord, colors = pc.isColorSuppor
   const purged = record.purged.map((p) => `${p.adapter}:${p.name}`);
   parts.push(`purged ${purged.length > 0 ? list(purged) : 'nothing'} (${formatMs(record.purgeMs)})`);
   // Connections and clients the previous generation opened: `closed mongodb:MongoClient`.
-  for (const action of ['closed', 'reused'] as const) {
+  for (const action of ['closed', 'reused', 'dropped'] as const) {
     const released = (record.released ?? []).filter((r) => r.action === action).map((r) => `${r.adapter}:${r.name}`);
     if (released.length > 0) parts.push(`${action} ${list(released)}`);
   }
@@ -47,7 +47,7 @@ export function formatMemoryLine(record: ReloadRecord, colors = pc.isColorSuppor
   parts.push(`heap ${formatBytes(record.heapUsed)}${trend} (${deltaText}${since})`);
   parts.push(`rss ${formatBytes(record.rss)}`);
   parts.push(formatAlive(record, c));
-  parts.push(record.gc ? `gc ${formatMs(record.gcMs)}` : c.dim('no GC, counts may include garbage'));
+  parts.push(record.gc ? (record.gcBy === 'v8' ? 'gc by V8' : `gc ${formatMs(record.gcMs)}`) : c.dim('no GC, counts may include garbage'));
   return parts.join(c.dim(' · '));
 }
 

@@ -57,32 +57,3 @@ export async function collectGarbage(done: () => boolean, maxRounds = 4, enabled
   return { gcMs, rounds, collected: true };
 }
 
-/**
- * Full GCs until the live counts `count()` returns have settled, then those counts. Settled: every
- * count down to one (nothing old alive), or two rounds in a row counting the same. The count
- * before the first GC includes garbage, so one round that changed nothing compared with it proves
- * nothing: a previous generation that only a job still running held (a request in flight, its
- * bundle being swapped) would be counted as alive, a rise that is a measurement error, not a leak.
- */
-export async function countAfterGc<T extends Record<string, Record<string, number>>>(
-  count: () => T,
-  enabled: boolean,
-  maxRounds = 4,
-): Promise<CollectResult & { counts: T }> {
-  let counts = count();
-  let round = 0;
-  const collected = await collectGarbage(
-    () => {
-      const previous = JSON.stringify(counts);
-      counts = count();
-      round++;
-      if (Object.values(counts).every((c) => Object.values(c).every((n) => n <= 1))) return true;
-      // The first round is compared with a count taken before any GC: only a later one can settle.
-      return round > 1 && JSON.stringify(counts) === previous;
-    },
-    maxRounds,
-    enabled,
-  );
-  if (!collected.collected) counts = count();
-  return { ...collected, counts };
-}

@@ -27,6 +27,11 @@ export class GenerationCounter {
     list.push({ ref: new WeakRef(value), generation, file, server });
   }
 
+  /** Whether `value` was never tracked. */
+  isNew(value: unknown): boolean {
+    return (typeof value === 'object' || typeof value === 'function') && value !== null && !this.#seen.has(value);
+  }
+
   /** Live generations per label, dropping labels with none left; only those of dev server `server` on, if given. */
   count(server = 0): Record<string, number> {
     const alive: Record<string, number> = {};

@@ -26,16 +26,25 @@ export interface ReloadRecord {
   /** heapUsed minus the previous reload's, and minus the first reload's (0 on the first). */
   heapDelta: number;
   heapDeltaFromFirst: number;
-  /** Whether a full GC ran before sampling, how long it took and how many rounds. */
+  /** Whether a full GC ran before sampling (ours or V8's own), how long ours took and how many rounds. */
   gc: boolean;
+  /**
+   * What collected garbage before counting: `forced` (our full GC, run once the server served
+   * nothing for a moment, or when `settled()` asked), `v8` (V8's own major GC left every model at
+   * one generation: nothing forced), `none` (the `gc` option is off, or the server stayed busy).
+   */
+  gcBy?: 'forced' | 'v8' | 'none';
   gcMs: number;
   gcRounds: number;
   /** Live generations of each model after GC; 1 is healthy. */
   alive: Record<string, number>;
   /** Live evaluations of each tracked file after GC (its scope, closures, classes); 1 is healthy. */
   generations: Record<string, number>;
-  /** Registrations an adapter closed or reused when their file re-evaluated (connections, clients). */
-  released: { adapter: string; name: string; action: 'closed' | 'reused' }[];
+  /**
+   * Registrations an adapter closed or reused when their file re-evaluated (connections, clients),
+   * and what it dropped on its own (`dropped`: closed connections taken out of `mongoose.connections`).
+   */
+  released: { adapter: string; name: string; action: ReleaseAction }[];
   /** Timers, listeners, servers and sockets started while a tracked file evaluated, still live now. */
   sideEffects: SideEffectCount[];
   /** `ok`, or `leak` once a warning was given; `unknown` without a forced GC. */
@@ -54,6 +63,9 @@ export interface LeakStop {
   file?: string;
   message: string;
 }
+
+/** What an adapter did with a registration its file's new generation no longer holds. */
+export type ReleaseAction = 'closed' | 'reused' | 'dropped';
 
 export type SideEffectKind = 'setInterval' | 'setTimeout' | 'listener' | 'server' | 'socket';
 

@@ -1,7 +1,11 @@
+import { prepareSwap, type Swap } from '../util/patch.ts';
 import type { SideEffectCount, SideEffectKind } from './report.ts';
 
-/** The file (and its generation) evaluating now, or undefined outside tracked evaluations. */
-export type Evaluating = () => { file: string; generation: number } | undefined;
+/**
+ * The file (and its generation) evaluating now, or undefined outside tracked evaluations; `loading`
+ * is how many CommonJS modules were being evaluated for the first time when it started.
+ */
+export type Evaluating = () => { file: string; generation: number; loading: number } | undefined;
 
 /** One side effect a file's top level started. Holds nothing strongly: timers and listeners hold the module. */
 interface Effect {
@@ -31,34 +35,47 @@ export class SideEffects {
   readonly #evaluating: Evaluating;
   /** Effects still live at the last count, oldest first. Entries for dead effects are dropped then. */
   #effects: Effect[] = [];
-  #restore: (() => void) | undefined;
+  #swaps: Swap[] | undefined;
+  #watching = false;
   /** Emitters created during the current evaluations: their listeners belong to the generation, not to a side effect. */
   #fresh = new WeakSet<object>();
+  /** CommonJS modules being evaluated for the first time right now (a library `require`d inside a model's body). */
+  #loading = 0;
+  /** Inside one of our listener wrappers: Node's `once` calls `on`, which must not count it again. */
+  #adding = 0;
+
+  /** How many CommonJS modules are being evaluated for the first time right now (see {@link Evaluating}). */
+  get loading(): number {
+    return this.#loading;
+  }
 
   constructor(evaluating: Evaluating) {
     this.#evaluating = evaluating;
   }
 
-  /** Wraps Node's functions (idempotent): called when the first tracked evaluation starts. */
+  /** Wraps Node's functions (idempotent): called when a tracked evaluation starts. */
   watch(): void {
-    if (this.#restore) return;
+    if (this.#watching) return;
+    this.#swaps ??= this.#prepare();
+    for (const swap of this.#swaps) swap.install();
+    this.#watching = true;
+  }
+
+  /** Puts Node's functions back: called when the last tracked evaluation ends. */
+  unwatch(): void {
+    if (!this.#watching) return;
+    for (const swap of this.#swaps ?? []) swap.uninstall();
+    this.#watching = false;
+    this.#fresh = new WeakSet();
+  }
+
+  /** The wrappers, made once: each evaluation only swaps them in and out. */
+  #prepare(): Swap[] {
     const getBuiltin = globalThis.process?.getBuiltinModule;
-    if (!getBuiltin) return;
-    const restores: (() => void)[] = [];
+    if (!getBuiltin) return [];
+    const swaps: Swap[] = [];
     const this_ = this;
-    const patch = <T extends object, K extends keyof T>(owner: T, key: K, wrap: (original: T[K]) => T[K]) => {
-      const original = owner[key];
-      if (typeof original !== 'function') return;
-      const wrapped = wrap(original);
-      // Keep util.promisify.custom and friends: `promisify(setTimeout)` must still work.
-      for (const symbol of Object.getOwnPropertySymbols(original)) {
-        (wrapped as Record<symbol, unknown>)[symbol] = (original as Record<symbol, unknown>)[symbol];
-      }
-      owner[key] = wrapped;
-      restores.push(() => {
-        if (owner[key] === wrapped) owner[key] = original;
-      });
-    };
+    const patch = <T extends object, K extends keyof T>(owner: T, key: K, wrap: (original: T[K]) => T[K]) => swaps.push(prepareSwap(owner, key, wrap));
 
     const timers = getBuiltin('node:timers') as typeof import('node:timers');
     for (const owner of new Set<Record<string, unknown>>([globalThis as never, timers as never])) {
@@ -78,9 +95,14 @@ export class SideEffects {
     for (const method of ADD_LISTENER) {
       patch(emitterProto, method, (original) =>
         function (this: EmitterLike, event: string | symbol, listener: Listener) {
-          const result = (original as Function).call(this, event, listener);
-          this_.#listener(this, event, listener);
-          return result;
+          this_.#adding++;
+          try {
+            const result = (original as Function).call(this, event, listener);
+            if (this_.#adding === 1) this_.#listener(this, event, listener);
+            return result;
+          } finally {
+            this_.#adding--;
+          }
         },
       );
     }
@@ -106,14 +128,21 @@ export class SideEffects {
         return result;
       },
     );
-    this.#restore = () => restores.forEach((restore) => restore());
-  }
-
-  /** Puts Node's functions back: called when the last tracked evaluation ends. */
-  unwatch(): void {
-    this.#restore?.();
-    this.#restore = undefined;
-    this.#fresh = new WeakSet();
+    // A library first required inside a model's body evaluates its own top level: what it starts is its own.
+    const moduleApi = getBuiltin('node:module') as unknown as { prototype?: Record<string, unknown> } | undefined;
+    if (moduleApi?.prototype) {
+      patch(moduleApi.prototype, '_compile', (original) =>
+        function (this: unknown, ...args: unknown[]) {
+          this_.#loading++;
+          try {
+            return (original as Function).apply(this, args);
+          } finally {
+            this_.#loading--;
+          }
+        },
+      );
+    }
+    return swaps;
   }
 
   /** Live side effects per kind, file and target. */
@@ -153,8 +182,15 @@ export class SideEffects {
     this.#effects.push(effect);
   }
 
-  #timer(kind: 'setInterval' | 'setTimeout', timer: NodeJS.Timeout): void {
+  /** The evaluation a side effect starting now belongs to: none while a module it loads evaluates. */
+  #owner(): { file: string; generation: number } | undefined {
     const now = this.#evaluating();
+    if (!now || now.loading !== this.#loading) return undefined;
+    return { file: now.file, generation: now.generation };
+  }
+
+  #timer(kind: 'setInterval' | 'setTimeout', timer: NodeJS.Timeout): void {
+    const now = this.#owner();
     if (!now || typeof timer !== 'object' || timer === null) return;
     const ref = new WeakRef(timer);
     this.#add({
@@ -173,7 +209,7 @@ export class SideEffects {
   }
 
   #listener(emitter: EmitterLike, event: string | symbol, listener: Listener): void {
-    const now = this.#evaluating();
+    const now = this.#owner();
     // Listeners on emitters this evaluation created (a schema, a model) live and die with them.
     if (!now || this.#fresh.has(emitter) || typeof listener !== 'function') return;
     const emitterRef = new WeakRef(emitter);
@@ -197,7 +233,7 @@ export class SideEffects {
   }
 
   #server(server: import('node:net').Server): void {
-    const now = this.#evaluating();
+    const now = this.#owner();
     if (!now) return;
     const ref = new WeakRef(server);
     this.#add({
@@ -209,7 +245,7 @@ export class SideEffects {
   }
 
   #socket(socket: import('node:net').Socket): void {
-    const now = this.#evaluating();
+    const now = this.#owner();
     if (!now) return;
     const ref = new WeakRef(socket);
     this.#add({

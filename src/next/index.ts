@@ -2,7 +2,8 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Configuration } from 'webpack';
 import { resolveOptions, type OrmHmrOptions } from '../options.ts';
-import { applySettings } from '../runtime/settings.ts';
+import { applySettings } from '../runtime/config.ts';
+import { getRuntime } from '../runtime/hook.ts';
 import { mentionsPattern } from '../transform/detect.ts';
 import { runtimePath } from '../transform/paths.ts';
 import { OrmHmrPlugin, loaderOptions, loaderPath } from '../webpack/index.ts';
@@ -45,7 +46,7 @@ export function withOrmHmr<T extends NextConfigLike>(nextConfig: T = {} as T, op
   const root = process.cwd();
   // Next loads its config in each of its processes, the one that serves included: with Turbopack
   // this is where the runtime there gets its settings.
-  applySettings(resolved, root);
+  applySettings(getRuntime(), resolved, root);
   // Installed in the app's node_modules, the runtime stays external to Turbopack's server chunks:
   // Node loads it once, instead of each route's chunk carrying (and keeping) a copy. (Next sets
   // TURBOPACK before loading the config; with webpack, OrmHmrPlugin keeps the runtime external.)

@@ -10,10 +10,7 @@ export function slotOf(entry: Entry): unknown {
   return entry.key !== undefined ? entry.key : entry.value;
 }
 
-/**
- * Values by (container, slot). Two-level maps rather than string ids: listing every entry twice
- * per evaluation must stay cheap with hundreds of models.
- */
+/** Values by (container, slot), in insertion order. Two-level maps rather than string ids. */
 export class SlotMap<V> {
   readonly #byContainer = new Map<object, Map<unknown, V>>();
 
@@ -82,6 +79,35 @@ export function removeEntry(entry: Entry): () => void {
   return () => {
     if (!Object.hasOwn(record, key!)) record[key!] = value;
   };
+}
+
+/** Each entry's value by slot: what a listing adapter held before an evaluation. */
+export function snapshot(entries: OwnedEntry[]): SlotMap<unknown> {
+  const values = new SlotMap<unknown>();
+  for (const entry of entries) if (!values.has(entry)) values.set(entry, entry.value);
+  return values;
+}
+
+/** A keyed entry must still hold its value (a model replaced in the same body is not this file's twice). */
+export function stillRegistered(entry: Entry): boolean {
+  if (entry.key === undefined || entry.remove) return true;
+  return isHeld(entry);
+}
+
+/** The distinct labels of entries, in order. */
+export function labels(entries: OwnedEntry[]): string[] {
+  return [...new Set(entries.filter((e) => e.label !== undefined).map((e) => e.label!))];
+}
+
+/** What the warnings call an entry. */
+export function describeKind(entry: OwnedEntry): string {
+  return entry.track ? 'model' : 'entry';
+}
+
+/** A name for an unlabelled entry: its class (`MongoClient`). */
+export function describeValue(value: unknown): string {
+  const name = (value as { constructor?: { name?: string } } | null)?.constructor?.name;
+  return name || typeof value;
 }
 
 function noop(): void {}

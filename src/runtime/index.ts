@@ -5,9 +5,11 @@
 import type { Adapter } from '../adapters/types.ts';
 import type { ReloadRecord } from '../ledger/report.ts';
 import { getRuntime } from './hook.ts';
-import type { EnterOptions, EvaluationHandle, RuntimeOptions } from './runtime.ts';
+import type { RuntimeOptions } from './config.ts';
+import type { EnterOptions, EvaluationHandle } from './runtime.ts';
 
-export type { EnterOptions, EvaluationHandle, RuntimeOptions } from './runtime.ts';
+export type { EnterOptions, EvaluationHandle } from './runtime.ts';
+export type { RuntimeOptions } from './config.ts';
 export type { ReloadRecord } from '../ledger/report.ts';
 
 /** The prologue: purges what module `id` registered last time, then records what it registers now. */

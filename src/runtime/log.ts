@@ -22,7 +22,19 @@ export function consoleLogger(): Logger {
  * runs when debugging is on.
  */
 export function debug(message: () => string): void {
-  const value = globalThis.process?.env?.DEBUG;
-  if (!value || !/(^|,)\s*orm-hmr(:\*|\b)/.test(value)) return;
+  if (!debugging()) return;
   console.error(`orm-hmr:debug ${message()}`);
+}
+
+/** `process.env` reads go to the C++ side: looked at once a second, since this runs per evaluation. */
+let debugCheckedAt = -Infinity;
+let debugOn = false;
+function debugging(): boolean {
+  const now = Date.now();
+  if (now - debugCheckedAt > 1000) {
+    debugCheckedAt = now;
+    const value = globalThis.process?.env?.DEBUG;
+    debugOn = !!value && /(^|,)\s*orm-hmr(:\*|\b)/.test(value);
+  }
+  return debugOn;
 }

@@ -1,3 +1,4 @@
+import type { Adapter } from '../adapters/types.ts';
 import type { OwnedEntry, SlotMap } from './entries.ts';
 
 /**
@@ -16,12 +17,14 @@ export interface ModuleRecord {
   failures: number;
   /** Source hash of the last successful evaluation, when the transform gave one. */
   version?: string;
+  /** The code version of the last failed evaluation: the same code failing again is no new reload. */
+  failedVersion?: string;
 }
 
 /** What one successful evaluation of a file registered. */
 export interface Generation {
   readonly number: number;
-  /** In listing order, so removal goes models first, then what they use. */
+  /** In registration order; removal goes newest first (a model before the collection it created). */
   entries: OwnedEntry[];
   /** `onUnload` callbacks registered during this evaluation, run before the next one. */
   readonly unload: (() => void)[];
@@ -31,8 +34,10 @@ export interface Generation {
 export interface Evaluation {
   readonly record: ModuleRecord;
   readonly number: number;
-  /** Entries and their values before the body ran; what differs afterwards is this file's. */
-  before: SlotMap<unknown>;
+  /** What adapters reported while the body ran, by slot, in the order first registered. */
+  journal: SlotMap<OwnedEntry>;
+  /** For adapters that do not report: their entries' values before the body ran; what differs afterwards is this file's. */
+  before: Map<Adapter, SlotMap<unknown>>;
   /** The previous generation's entries, removed in the prologue; put back if this evaluation fails. */
   purged: OwnedEntry[];
   /** Undo functions for the removals, in removal order. */
@@ -42,6 +47,8 @@ export interface Evaluation {
   bookkeepingMs: number;
   /** The module has top-level await: its body goes on in later jobs, among other code. */
   readonly async: boolean;
-  /** Source hash, from the injected code. */
-  readonly version?: string;
+  /** A hash of the module's code, from the transform. */
+  readonly version: string | undefined;
+  /** CommonJS modules being evaluated for the first time when this one started (see SideEffects). */
+  loading: number;
 }

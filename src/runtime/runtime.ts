@@ -1,41 +1,18 @@
-import { isAbsolute, join, relative, sep } from 'node:path';
-import type { Adapter, AdapterContext } from '../adapters/types.ts';
-import { builtinAdapterNames, isBuiltinAdapterName, toAdapters, type BuiltinAdapterName } from '../adapters/builtin.ts';
-import { countAfterGc } from '../ledger/gc.ts';
-import { GenerationCounter } from '../ledger/generations.ts';
-import { SideEffects } from '../ledger/side-effects.ts';
-import { LeakDetector } from '../ledger/verdict.ts';
-import { formatMemoryLine } from '../ledger/format.ts';
-import { traceOldGenerations, type TracedSubject } from '../ledger/trace.ts';
-import { appendReport, type ReloadRecord } from '../ledger/report.ts';
-import { ReloadBatch } from './batch.ts';
-import { SlotMap, isHeld, removeEntry, sameSlot, type OwnedEntry } from './entries.ts';
+import type { BuiltinAdapterName } from '../adapters/builtin.ts';
+import type { Adapter, Entry } from '../adapters/types.ts';
+import { Ledger, OUTSIDE } from '../ledger/ledger.ts';
+import type { ReloadRecord } from '../ledger/report.ts';
+import type { SideEffects } from '../ledger/side-effects.ts';
+import type { TracedSubject } from '../ledger/trace.ts';
+import { describe } from '../util/errors.ts';
+import { AdapterHost } from './adapter-host.ts';
+import { settingsFromEnv, type RuntimeOptions, type Settings } from './config.ts';
+import { SlotMap, describeKind, describeValue, labels, removeEntry, sameSlot, snapshot, stillRegistered, type OwnedEntry } from './entries.ts';
+import { FileNames, cleanId } from './ids.ts';
 import { consoleLogger, debug, type Logger } from './log.ts';
-import { cleanId } from '../transform/id.ts';
-
-export { cleanId } from '../transform/id.ts';
 import type { Evaluation, ModuleRecord } from './module-record.ts';
 
-/** Runtime settings; the Vite and webpack plugins fill them in, `configure()` changes them. */
-export interface RuntimeOptions {
-  /** Project root: file names in logs and reports are relative to it. @default process.cwd() */
-  root: string;
-  /** JSONL report path (relative to `root`), or false. @default process.env.ORM_HMR_REPORT */
-  report: string | false;
-  /** Force a full GC before measuring, so heap and generation counts mean something. @default true */
-  gc: boolean;
-  /** Quiet time that ends a reload batch, ms. @default 100 */
-  settleMs: number;
-  /** Print the memory line after each reload batch. @default true */
-  memoryLine: boolean;
-  /** Stop the timers, listeners, servers and sockets a file's top level started, before it evaluates again. @default false */
-  undoSideEffects: boolean;
-  /** Reloads after which an old generation still alive (or side effects piling up) is reported as a leak. @default 3 */
-  leakAfter: number;
-  /** Find who holds old generations (a heap snapshot) when a leak is reported; `keep` keeps the snapshot file. @default false */
-  trace: boolean | 'keep';
-  logger: Logger;
-}
+export type { RuntimeOptions } from './config.ts';
 
 /** What `enter()` hands back to the module; the epilogue calls `commit()`. */
 export interface EvaluationHandle {
@@ -48,7 +25,7 @@ export interface EnterOptions {
   imports?: Record<string, unknown>;
   /** The module has top-level await: its epilogue may run in a later job. */
   async?: boolean;
-  /** A hash of its source: the same version evaluated again (in another bundle) is no edit. */
+  /** A hash of the module's code: a failing module run again unchanged is not a new reload. */
   version?: string;
 }
 
@@ -56,118 +33,106 @@ const NOOP_HANDLE: EvaluationHandle = { commit() {} };
 
 /**
  * The registry of modules and what they registered, shared by every copy of this file loaded in
- * the process (see hook.ts). All state lives here.
+ * the process (see hook.ts). Registration-driven, like React Refresh's `$RefreshReg$`: adapters
+ * report each registration as it happens and it is appended to the innermost evaluating module's
+ * journal, which becomes that file's generation when it commits. Bookkeeping costs what a file
+ * registers, not what the app holds.
  */
 export class Runtime {
   options: RuntimeOptions;
   /** The settings this process started with (from the environment): what an unset plugin option means. */
-  readonly defaults: Readonly<RuntimeOptions>;
-  /** The built-in adapters this process starts with: all, or those a parent process chose. */
-  readonly defaultAdapters: readonly BuiltinAdapterName[];
-  readonly adapters: Adapter[] = [];
+  readonly defaults: Readonly<Settings>;
   /** Every tracked module by id. Records stay until their file is deleted; they hold only the live generation. */
   readonly records = new Map<string, ModuleRecord>();
-  /** Which record's live generation holds each entry. */
+  /** Which record's live generation holds each slot (container and key). */
   readonly owners = new SlotMap<{ record: ModuleRecord; entry: OwnedEntry }>();
-  readonly generations = new GenerationCounter();
-  /** Live evaluations of each file's module scope, by file. */
-  readonly scopes = new GenerationCounter();
-  /** Timers, listeners, servers and sockets started by tracked files' top level. */
-  readonly sideEffects = new SideEffects(() => {
-    // Our own timers (an idle wait before closing a client, the batch timer) are nobody's side effect.
-    if (this.#internal > 0) return undefined;
-    const evaluation = this.#evaluating.at(-1);
-    return evaluation && { file: this.#file(evaluation.record.id), generation: evaluation.number };
-  });
-  #detector: LeakDetector;
+  readonly host: AdapterHost;
+  readonly ledger: Ledger;
   /** Evaluations between prologue and epilogue, innermost last. */
   readonly #evaluating: Evaluation[] = [];
-  /** Adapters we already tried to require from a module's folder (by adapter name). */
-  readonly #required = new Set<string>();
   readonly #warned = new Set<string>();
-  readonly #context: AdapterContext;
-  #batch = new ReloadBatch();
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #fileNames = new FileNames();
   /** Depth of our own bookkeeping on the stack (prologue, epilogue, unload): no user code runs then. */
   #internal = 0;
-  #reloads = 0;
-  /** Dev servers started in this process (a config change restarts Vite's server in place). */
-  #servers = 1;
-  #firstHeap: number | undefined;
-  /** Heap after GC of the last reloads, for the memory line's sparkline. */
-  #heaps: number[] = [];
-  #lastHeap: number | undefined;
-  /** Resolves when the batch being measured has been reported (tests and tools wait on it). */
-  #flushing: Promise<ReloadRecord | undefined> = Promise.resolve(undefined);
-  readonly #listeners = new Set<(record: ReloadRecord) => void>();
   disabled = false;
 
   constructor() {
-    // Environment first: a bundler plugin sets these for an app it forks into another process.
-    const env = globalThis.process?.env ?? {};
-    this.options = {
-      root: env.ORM_HMR_ROOT || globalThis.process?.cwd?.() || '/',
-      report: env.ORM_HMR_REPORT || false,
-      gc: env.ORM_HMR_GC !== '0',
-      settleMs: Number(env.ORM_HMR_SETTLE_MS) >= 0 && env.ORM_HMR_SETTLE_MS ? Number(env.ORM_HMR_SETTLE_MS) : 100,
-      memoryLine: env.ORM_HMR_MEMORY_LINE !== '0',
-      undoSideEffects: env.ORM_HMR_UNDO_SIDE_EFFECTS === '1',
-      leakAfter: Number(env.ORM_HMR_LEAK_AFTER) >= 1 ? Number(env.ORM_HMR_LEAK_AFTER) : 3,
-      trace: env.ORM_HMR_TRACE === 'keep' ? 'keep' : env.ORM_HMR_TRACE === '1',
-      logger: consoleLogger(),
-    };
-    this.defaults = { ...this.options };
-    this.#context = { conflict: (label) => this.#conflict(label), log: (level, message) => this.#log(level, message) };
-    this.#detector = new LeakDetector(this.options.leakAfter);
-    // A forked app gets the plugin's choice of built-in adapters through the environment.
-    this.defaultAdapters = env.ORM_HMR_ADAPTERS?.split(',').filter(isBuiltinAdapterName) ?? builtinAdapterNames;
-    this.adapters.push(...toAdapters(this.defaultAdapters));
+    // Environment first: a bundler plugin sets it for an app it forks into another process.
+    const { adapters, ...settings } = settingsFromEnv();
+    this.options = { ...settings, logger: consoleLogger() };
+    this.defaults = { ...settings, adapters };
+    this.host = new AdapterHost({
+      register: (adapter, entry) => this.#register(adapter, entry),
+      released: (adapter, name, action) => this.ledger.released(adapter, name, action),
+      conflict: (label) => this.#conflict(label),
+      log: (level, message) => this.#log(level, message),
+      warnOnce: (key, message) => this.#warnOnce(key, message),
+    });
+    this.host.choose(adapters);
+    this.ledger = new Ledger(
+      () => this.options,
+      () => {
+        // Our own timers (an idle wait before closing a client, the batch timer) are nobody's side effect.
+        if (this.#internal > 0) return undefined;
+        const evaluation = this.#evaluating.at(-1);
+        return evaluation && { file: this.#file(evaluation.record.id), generation: evaluation.number, loading: evaluation.loading };
+      },
+      () => this.#sweep(),
+    );
+  }
+
+  get adapters(): readonly Adapter[] {
+    return this.host.adapters;
+  }
+  get generations() {
+    return this.ledger.generations;
+  }
+  get sideEffects(): SideEffects {
+    return this.ledger.sideEffects;
   }
 
   configure(options: Partial<RuntimeOptions>): void {
     for (const [key, value] of Object.entries(options)) {
       if (value !== undefined) (this.options as unknown as Record<string, unknown>)[key] = value;
     }
-    if (options.leakAfter !== undefined && options.leakAfter !== this.#detector.after) this.#detector = new LeakDetector(options.leakAfter);
+    if (options.leakAfter !== undefined) this.ledger.configure(options.leakAfter);
   }
 
   /** Starts reload numbering and heap deltas afresh: a new dev server in this process. */
   restartLedger(): void {
-    this.#servers++;
-    this.#reloads = 0;
-    this.#firstHeap = undefined;
-    this.#lastHeap = undefined;
-    this.#heaps = [];
-    this.#detector = new LeakDetector(this.options.leakAfter);
+    this.ledger.restart();
   }
 
   /** Uses exactly these adapters (the `adapters` option): built-in names or adapter objects. */
   chooseAdapters(chosen: readonly (BuiltinAdapterName | Adapter)[]): void {
-    // A built-in one already running keeps what it found (the app's ORM instances).
-    const adapters = chosen.map((item) => (typeof item === 'string' && this.adapters.find((a) => a.name === item)) || toAdapters([item])[0]!);
-    this.adapters.splice(0, this.adapters.length);
-    for (const adapter of adapters) this.use(adapter);
+    this.host.choose(chosen);
   }
 
   /** Adds an adapter; one with the same name replaces the old one. */
   use(adapter: Adapter): void {
-    const index = this.adapters.findIndex((a) => a.name === adapter.name);
-    if (index >= 0) this.adapters[index] = adapter;
-    else this.adapters.push(adapter);
+    this.host.use(adapter);
   }
 
   /** Packages the adapters handle: what marks a module as one to wrap. */
   packages(): string[] {
-    return this.adapters.flatMap((adapter) => [...(adapter.packages ?? [])]);
+    return this.host.packages();
   }
 
   /** Called in a reload batch's report, after measuring. Returns the unsubscribe. */
   onReport(listener: (record: ReloadRecord) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.ledger.onReport(listener);
   }
 
-  /** The prologue: purge what this file registered last time, then watch what it registers now. */
+  /** Resolves with the next report once the current batch is measured (undefined if none is due). */
+  settled(): Promise<ReloadRecord | undefined> {
+    return this.ledger.settled();
+  }
+
+  trace(subjects?: string[]): Promise<TracedSubject[]> {
+    return this.ledger.trace(subjects);
+  }
+
+  /** The prologue: purge what this file registered last time, then journal what it registers now. */
   enter(rawId: string, options: EnterOptions = {}): EvaluationHandle {
     if (this.disabled) return NOOP_HANDLE;
     return this.#ours(() => this.#enter(rawId, options));
@@ -176,8 +141,7 @@ export class Runtime {
   #enter(rawId: string, options: EnterOptions): EvaluationHandle {
     const start = performance.now();
     const id = cleanId(rawId);
-    this.#attach(id, options.imports ?? {});
-
+    this.host.attach(id, options.imports ?? {});
     let record = this.records.get(id);
     if (!record) this.records.set(id, (record = { id, evaluations: 0, failures: 0 }));
     // A previous evaluation that never reached its epilogue (top-level await that threw).
@@ -185,31 +149,31 @@ export class Runtime {
 
     const purged = record.current?.entries ?? [];
     const undo = this.#purge(record);
-
     const evaluation: Evaluation = {
       record,
       number: ++record.evaluations,
-      before: this.#snapshot(),
+      journal: new SlotMap(),
+      before: new Map(this.host.listed().map((adapter) => [adapter, snapshot(this.host.list(adapter))])),
       purged,
       undo,
       unload: [],
       bookkeepingMs: 0,
       async: !!options.async,
       version: options.version,
+      loading: 0,
     };
     record.pending = evaluation;
     this.sideEffects.watch();
+    evaluation.loading = this.sideEffects.loading;
     this.#evaluating.push(evaluation);
     // Without top-level await the body runs in this very job: if the epilogue has not run by the
     // next microtask, the body threw. (The module's own rejection is queued after this check.)
     // A module with top-level await goes on in later jobs, between other code's: side effects are
     // only attributed during its synchronous start.
-    if (options.async) queueMicrotask(() => this.#unwatchOutsideEvaluations());
-    if (!options.async) {
-      queueMicrotask(() => {
-        if (record.pending === evaluation) this.#ours(() => this.#fail(evaluation));
-      });
-    }
+    queueMicrotask(() => {
+      if (options.async) this.#unwatchOutsideEvaluations();
+      else if (record.pending === evaluation) this.#ours(() => this.#fail(evaluation));
+    });
     evaluation.bookkeepingMs += performance.now() - start;
     // The module keeps this handle in its scope for as long as it lives: it must not keep the
     // evaluation (and through it the previous generation) once committed.
@@ -236,40 +200,38 @@ export class Runtime {
   /** Zeitwerk's on_unload: `callback` runs right before the file that is evaluating now evaluates again. */
   onUnload(callback: () => void): void {
     const evaluation = this.#evaluating.at(-1);
-    if (!evaluation) {
-      throw new Error('orm-hmr: onUnload() must be called while a tracked module evaluates (at its top level)');
-    }
+    if (!evaluation) throw new Error('orm-hmr: onUnload() must be called while a tracked module evaluates (at its top level)');
     evaluation.unload.push(callback);
   }
 
   /** The file was deleted: drop what it registered. */
   unload(rawId: string): void {
-    this.#ours(() => this.#unload(rawId));
+    this.#ours(() => {
+      const id = cleanId(rawId);
+      const record = this.records.get(id);
+      if (!record) return;
+      const start = performance.now();
+      const purged = record.current?.entries ?? [];
+      this.#purge(record);
+      this.host.release(purged, []);
+      this.records.delete(id);
+      this.ledger.forget(this.#file(id));
+      this.ledger.evaluated(this.#file(id), purged, performance.now() - start, true);
+    });
   }
 
-  #unload(rawId: string): void {
-    const id = cleanId(rawId);
-    const record = this.records.get(id);
-    if (!record) return;
-    const start = performance.now();
-    const purged = record.current?.entries ?? [];
-    this.#purge(record);
-    this.#release(purged, []);
-    this.records.delete(id);
-    this.generations.forget(this.#file(id));
-    this.scopes.forget(this.#file(id));
-    this.#batch.evaluated(this.#file(id), purged, performance.now() - start, true);
-    this.#schedule();
-  }
-
-  /** Resolves with the next report once the current batch is measured (undefined if none is due). */
-  async settled(): Promise<ReloadRecord | undefined> {
-    if (this.#timer) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-      this.#flushing = this.#flush();
-    }
-    return this.#flushing;
+  /**
+   * From an adapter, as a registration happens: it belongs to the innermost module evaluating now.
+   * Outside any evaluation (a library's bootstrap, a request handler) it belongs to no file: a
+   * model is still counted, so old generations held by a library show.
+   */
+  #register(adapter: string, entry: Entry): void {
+    const owned = entry as OwnedEntry;
+    owned.adapter = adapter;
+    const evaluation = this.#evaluating.at(-1);
+    if (evaluation) return void evaluation.journal.set(owned, owned);
+    if (owned.track && owned.label !== undefined) this.ledger.track(owned.label, owned.trackedValue ?? owned.value, OUTSIDE, 0);
+    debug(() => `${adapter}: ${owned.label ?? describeValue(owned.value)} registered outside any tracked module`);
   }
 
   /**
@@ -280,7 +242,7 @@ export class Runtime {
     const { record } = evaluation;
     if (record.pending !== evaluation) return;
     const start = performance.now();
-    const fresh = this.#registeredSince(evaluation);
+    const fresh = this.#registeredBy(evaluation);
     const purged = this.#finish(evaluation);
     for (const entry of fresh) {
       const previous = this.owners.get(entry);
@@ -289,31 +251,25 @@ export class Runtime {
     }
     record.current = { number: evaluation.number, entries: fresh, unload: evaluation.unload };
     // What the new generation reused (taken back through a global) is now its own.
-    for (const entry of this.#release(purged, fresh)) {
+    for (const entry of this.host.release(purged, fresh)) {
       record.current.entries.push(entry);
       this.owners.set(entry, { record, entry });
     }
-    for (const adapter of this.adapters) {
-      if (!adapter.committed) continue;
-      try {
-        adapter.committed(fresh.filter((entry) => entry.adapter === adapter.name));
-      } catch (error) {
-        this.#warnOnce(`committed|${adapter.name}`, `adapter ${adapter.name} failed after an evaluation: ${describe(error)}`);
-      }
-    }
+    this.host.committed(fresh);
     record.pending = undefined;
     record.failures = 0;
+    record.failedVersion = undefined;
+    // The same code evaluated again (Next.js: once per route bundle) is no edit: the ledger judges leaks by edits.
     const edited = evaluation.version === undefined || evaluation.version !== record.version;
     record.version = evaluation.version;
     const file = this.#file(record.id);
     for (const entry of fresh) {
-      if (entry.track && entry.label !== undefined) this.generations.track(entry.label, entry.trackedValue ?? entry.value, file, evaluation.number, this.#servers);
+      if (entry.track && entry.label !== undefined) this.ledger.track(entry.label, entry.trackedValue ?? entry.value, file, evaluation.number);
     }
-    this.scopes.track(file, handle, file, evaluation.number, this.#servers);
+    this.ledger.trackScope(file, handle, evaluation.number);
     evaluation.bookkeepingMs += performance.now() - start;
-    this.#batch.evaluated(file, purged, evaluation.bookkeepingMs, evaluation.number > 1, edited);
     debug(() => `${file} generation ${evaluation.number}: ${fresh.length} entries (${labels(fresh).join(', ')}), purged ${purged.length}`);
-    this.#schedule();
+    this.ledger.evaluated(file, purged, evaluation.bookkeepingMs, evaluation.number > 1, edited);
   }
 
   /** The body threw: remove what it managed to register and put the previous generation back. */
@@ -321,18 +277,22 @@ export class Runtime {
     const { record } = evaluation;
     if (record.pending !== evaluation) return;
     const start = performance.now();
-    const failed = this.#registeredSince(evaluation);
-    for (const entry of failed) removeEntry(entry);
+    const failed = this.#registeredBy(evaluation);
+    for (let i = failed.length - 1; i >= 0; i--) removeEntry(failed[i]!);
     const undo = evaluation.undo;
     this.#finish(evaluation);
     for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
     // A client the failed body opened is gone for good; the previous one is back and stays open.
-    this.#release(failed, record.current?.entries ?? []);
+    this.host.release(failed, record.current?.entries ?? []);
     for (const entry of record.current?.entries ?? []) {
       if (!this.owners.has(entry)) this.owners.set(entry, { record, entry });
     }
     record.pending = undefined;
+    // The same code failing again (Astro runs a broken module on every request) is not a new save.
+    const rerun = record.failures > 0 && evaluation.version !== undefined && evaluation.version === record.failedVersion;
     record.failures++;
+    record.failedVersion = evaluation.version;
+    if (rerun) return;
     const file = this.#file(record.id);
     if (record.failures === 1) {
       const kept = labels(record.current?.entries ?? []);
@@ -344,21 +304,24 @@ export class Runtime {
       );
     }
     evaluation.bookkeepingMs += performance.now() - start;
-    this.#batch.failedOn(file, evaluation.bookkeepingMs);
-    this.#schedule();
+    this.ledger.failed(file, evaluation.bookkeepingMs);
   }
 
-  /** Entries that appeared (or changed value) since the evaluation began, minus other files' nested evaluations. */
-  #registeredSince(evaluation: Evaluation): OwnedEntry[] {
-    // An entry listed twice would be handled twice, harmlessly: removal checks the slot first.
+  /**
+   * What the evaluation registered: its journal (entries whose slot still holds them), then what
+   * appeared in the entries of adapters that do not report, minus other files' nested evaluations.
+   */
+  #registeredBy(evaluation: Evaluation): OwnedEntry[] {
     const fresh: OwnedEntry[] = [];
-    const before = evaluation.before;
-    for (const entry of this.#list()) {
-      const was = before.get(entry);
-      if (was === entry.value && (was !== undefined || before.has(entry))) continue;
-      const owner = this.owners.get(entry);
-      if (owner && owner.record !== evaluation.record && owner.entry.value === entry.value) continue;
-      fresh.push(entry);
+    for (const entry of evaluation.journal.values()) if (stillRegistered(entry)) fresh.push(entry);
+    for (const [adapter, before] of evaluation.before) {
+      for (const entry of this.host.list(adapter)) {
+        const was = before.get(entry);
+        if (was === entry.value && (was !== undefined || before.has(entry))) continue;
+        const owner = this.owners.get(entry);
+        if (owner && owner.record !== evaluation.record && owner.entry.value === entry.value) continue;
+        fresh.push(entry);
+      }
     }
     return fresh;
   }
@@ -374,7 +337,7 @@ export class Runtime {
     }
   }
 
-  /** From an adapter: the evaluating file hit a name another file holds. */
+  /** From an adapter: the evaluating file hit a name another file holds. Looks through every owner, but only on that error. */
   #conflict(label: string): void {
     const evaluation = this.#evaluating.at(-1);
     if (!evaluation) return;
@@ -389,17 +352,26 @@ export class Runtime {
   }
 
   /**
-   * Removes what the record's live generation registered, after its `onUnload` callbacks, and
-   * returns the undo of each removal (in removal order).
+   * Removes what the record's live generation registered, newest first (a model before the
+   * collection it created), after its `onUnload` callbacks, and returns the undo of each removal
+   * (in removal order).
    */
   #purge(record: ModuleRecord): (() => void)[] {
-    runCallbacks(record.current?.unload ?? [], (error) => this.#log('error', `onUnload callback of ${this.#file(record.id)} threw: ${describe(error)}`));
+    for (const callback of record.current?.unload ?? []) {
+      try {
+        callback();
+      } catch (error) {
+        this.#log('error', `onUnload callback of ${this.#file(record.id)} threw: ${describe(error)}`);
+      }
+    }
     if (this.options.undoSideEffects) {
       const undone = this.sideEffects.undo(this.#file(record.id), Infinity);
       if (undone > 0) debug(() => `${this.#file(record.id)}: stopped ${undone} side effects of its previous generations`);
     }
+    const entries = record.current?.entries ?? [];
     const undo: (() => void)[] = [];
-    for (const entry of record.current?.entries ?? []) {
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const entry = entries[i]!;
       undo.push(removeEntry(entry));
       if (this.owners.get(entry)?.record === record) this.owners.delete(entry);
     }
@@ -412,7 +384,8 @@ export class Runtime {
     if (index >= 0) this.#evaluating.splice(index, 1);
     this.#unwatchOutsideEvaluations();
     const purged = evaluation.purged;
-    evaluation.before = new SlotMap();
+    evaluation.journal = new SlotMap();
+    evaluation.before = new Map();
     evaluation.purged = [];
     evaluation.undo = [];
     return purged;
@@ -424,209 +397,19 @@ export class Runtime {
   }
 
   /**
-   * The previous generation is gone for good: let adapters close what the new one did not take back.
-   * Returns the entries an adapter reused that are still registered, and whose place the new
-   * generation did not fill: they belong to it now.
+   * Once per batch, after it, off any request's path: registrations no hook reported (made before
+   * an adapter attached, or by writing to a registry directly) are noticed here. They belong to no
+   * file; models among them are counted, and DEBUG=orm-hmr names them.
    */
-  #release(purged: OwnedEntry[], fresh: OwnedEntry[]): OwnedEntry[] {
-    const kept = new Set(fresh.map((entry) => entry.value));
-    const reused: OwnedEntry[] = [];
-    for (const entry of purged) {
-      if (!entry.release || kept.has(entry.value)) continue;
-      try {
-        const action = entry.release();
-        if (action) this.#batch.release(entry.adapter, entry.label ?? describeValue(entry.value), action);
-        if (action === 'reused' && isHeld(entry) && !fresh.some((other) => sameSlot(other, entry))) reused.push(entry);
-      } catch (error) {
-        this.#warnOnce(`release|${entry.adapter}`, `adapter ${entry.adapter} failed to release ${entry.label ?? 'an entry'}: ${describe(error)}`);
-      }
-    }
-    return reused;
-  }
-
-  #snapshot(): SlotMap<unknown> {
-    const snapshot = new SlotMap<unknown>();
-    for (const entry of this.#list()) if (!snapshot.has(entry)) snapshot.set(entry, entry.value);
-    return snapshot;
-  }
-
-  /** Every entry of every adapter, each tagged with its adapter (entries are fresh objects per listing). */
-  #list(): OwnedEntry[] {
-    const all: OwnedEntry[] = [];
-    for (const adapter of this.adapters) {
-      try {
-        for (const entry of adapter.entries()) {
-          (entry as OwnedEntry).adapter = adapter.name;
-          all.push(entry as OwnedEntry);
-        }
-      } catch (error) {
-        this.#warnOnce(`entries|${adapter.name}`, `adapter ${adapter.name} failed to list its entries: ${describe(error)}`);
-      }
-    }
-    return all;
-  }
-
-  /** Hands adapters the packages the module imports; falls back to requiring them from its folder. */
-  #attach(id: string, imports: Record<string, unknown>): void {
-    let require: NodeJS.Require | undefined;
-    const requireFrom = () => {
-      if (!require && isAbsolute(id)) {
-        // Through getBuiltinModule: a bundler that sees `createRequire(...)` in our code (webpack
-        // does) replaces it, and the fallback silently finds nothing.
-        const moduleApi = globalThis.process?.getBuiltinModule?.('node:module') as typeof import('node:module') | undefined;
-        require = moduleApi?.createRequire(id);
-      }
-      return require;
-    };
-    const context: AdapterContext = { ...this.#context, require: (specifier) => requireFrom()?.(specifier) };
-    for (const adapter of this.adapters) {
-      if (!adapter.attach) continue;
-      for (const [specifier, namespace] of Object.entries(imports)) {
-        if (adapter.packages?.some((p) => specifier === p || specifier.startsWith(p + '/'))) this.#attachTo(adapter, namespace, specifier, context);
-      }
-      if (adapter.attached?.() === false && !this.#required.has(adapter.name) && requireFrom()) {
-        this.#required.add(adapter.name);
-        for (const pkg of adapter.packages ?? []) {
-          let namespace: unknown;
-          try {
-            // Only a package the app has loaded already: requiring one that is merely installed
-            // (TypeORM next to Mongoose) would load it for nothing, megabytes of it.
-            const resolved = requireFrom()!.resolve(pkg);
-            if (!requireFrom()!.cache[resolved]) continue;
-            namespace = requireFrom()!(pkg);
-          } catch {
-            continue; // Not installed where this module lives: this adapter has nothing to do.
-          }
-          this.#attachTo(adapter, namespace, pkg, context);
-        }
-      }
-    }
-  }
-
-  /** An adapter that fails must not break the user's module: it says so once and sits this one out. */
-  #attachTo(adapter: Adapter, namespace: unknown, specifier: string, context: AdapterContext): void {
-    try {
-      adapter.attach!(namespace, specifier, context);
-    } catch (error) {
-      this.#warnOnce(`attach|${adapter.name}`, `adapter ${adapter.name} failed to attach to ${specifier}: ${describe(error)}`);
-    }
-  }
-
-  #schedule(): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#flushing = this.#flush();
-    }, this.options.settleMs);
-    this.#timer.unref?.();
-  }
-
-  /** Measures and reports the batch that just settled. Runs off any request's path (a timer). */
-  async #flush(): Promise<ReloadRecord | undefined> {
-    await this.#flushing;
-    const batch = this.#batch;
-    this.#batch = new ReloadBatch();
-    if (!batch.isReload) return undefined;
-    const { counts: alive, ...collected } = await countAfterGc(() => ({ models: this.generations.count(), files: this.scopes.count() }), this.options.gc);
-    const sideEffects = this.sideEffects.count();
-    const memory = process.memoryUsage();
-    const reload = ++this.#reloads;
-    this.#firstHeap ??= memory.heapUsed;
-    const record: ReloadRecord = {
-      reload,
-      time: new Date().toISOString(),
-      files: [...batch.files],
-      purged: [...batch.purged.values()],
-      purgeMs: round(batch.purgeMs, 3),
-      failed: [...batch.failed],
-      heapUsed: memory.heapUsed,
-      heapTotal: memory.heapTotal,
-      rss: memory.rss,
-      external: memory.external,
-      heapDelta: memory.heapUsed - (this.#lastHeap ?? memory.heapUsed),
-      heapDeltaFromFirst: memory.heapUsed - this.#firstHeap,
-      gc: collected.collected,
-      gcMs: round(collected.gcMs, 2),
-      gcRounds: collected.rounds,
-      alive: alive.models,
-      generations: alive.files,
-      released: [...batch.released.values()],
-      sideEffects,
-      verdict: 'unknown',
-      warnings: [],
-    };
-    if (collected.collected) {
-      this.#detector.tracing = !!this.options.trace;
-      const judged = this.#detector.judge({
-        reload,
-        heapUsed: memory.heapUsed,
-        files: record.files,
-        edited: [...batch.edited],
-        alive: this.generations.count(this.#servers),
-        modelFiles: Object.fromEntries(Object.keys(alive.models).map((name) => [name, this.generations.describe(name).at(-1)?.file ?? name])),
-        generations: this.scopes.count(this.#servers),
-        sideEffects: sideEffects.map((effect) => ({ effect, generations: this.sideEffects.generationsOf(effect) })),
-      });
-      record.warnings = judged.warnings;
-      if (judged.stopped.length > 0) record.stopped = judged.stopped;
-      record.verdict = judged.verdict;
-    }
-    this.#lastHeap = memory.heapUsed;
-    if (collected.collected) this.#heaps = [...this.#heaps.slice(-15), memory.heapUsed];
-    if (this.options.memoryLine) this.#log('info', formatMemoryLine(record, undefined, this.#heaps));
-    for (const warning of record.warnings) this.#log('warn', warning.message);
-    for (const stop of record.stopped ?? []) this.#log('info', stop.message);
-    if (this.options.trace && record.warnings.some((w) => w.kind !== 'heap')) {
-      const subjects = record.warnings.filter((w) => w.kind !== 'heap').flatMap((w) => [w.subject, w.file ?? w.subject]);
-      record.retainerPath = (await this.trace(subjects))[0]?.path;
-    }
-    if (collected.collected) this.#explainOldGenerations(alive.models);
-    const report = this.options.report;
-    if (report) {
-      const path = isAbsolute(report) ? report : `${this.options.root}/${report}`;
-      await appendReport(path, record).catch((error) =>
-        this.#warnOnce(`report|${path}`, `cannot write the report to ${path}: ${describe(error)}`),
-      );
-    }
-    for (const listener of this.#listeners) listener(record);
-    return record;
-  }
-
-  /**
-   * "Who holds it": the shortest strong path from a GC root to the oldest old generation of each
-   * subject (model names or files; by default all with more than one generation alive), printed
-   * and returned. Takes a heap snapshot: blocks the process for seconds.
-   */
-  trace(subjects?: string[]): Promise<TracedSubject[]> {
-    return traceOldGenerations(subjects ?? [...this.generations.piledUp(), ...this.scopes.piledUp()], {
-      models: this.generations,
-      scopes: this.scopes,
-      dir: join(this.options.root, 'node_modules', '.cache', 'orm-hmr'),
-      keep: this.options.trace === 'keep',
-      log: (level, message) => this.#log(level, message),
-    });
-  }
-
-  /** Old generations that outlived a dev server restart are held by something outside us: say so, once. */
-  #explainOldGenerations(alive: Record<string, number>): void {
-    for (const [name, count] of Object.entries(alive)) {
-      if (count <= 1) continue;
-      const live = this.generations.describe(name);
-      debug(() => `${name}: ${count} generations alive after GC (${live.map((g) => `${g.file}#${g.generation}`).join(', ')})`);
-      const fromOldServers = live.filter((g) => g.server < this.#servers).length;
-      if (fromOldServers > 0) {
-        this.#warnOnce(
-          `restart|${this.#servers}`,
-          `${name}: ${fromOldServers} of ${count} live generations come from before the dev server restarted. Something outside orm-hmr keeps a previous server and the modules it loaded alive (Vite's in-place restart keeps the first server's module graph; SvelteKit 2 keeps every one). Restart the process to free it.`,
-        );
-      }
-    }
+  #sweep(): void {
+    const unseen = this.host.unowned((entry) => this.owners.get(entry)?.entry.value === entry.value);
+    const fresh = unseen.filter((entry) => entry.track && entry.label !== undefined && this.ledger.generations.isNew(entry.trackedValue ?? entry.value));
+    for (const entry of fresh) this.ledger.track(entry.label!, entry.trackedValue ?? entry.value, OUTSIDE, 0);
+    if (fresh.length > 0) debug(() => `sweep: registered outside tracked modules, or not through a hook: ${fresh.map((e) => `${e.adapter}:${e.label}`).join(', ')}`);
   }
 
   #file(id: string): string {
-    if (!isAbsolute(id)) return id;
-    const rel = relative(this.options.root, id);
-    return (rel.startsWith('..') ? id : rel).split(sep).join('/');
+    return this.#fileNames.get(id, this.options.root);
   }
 
   #log(level: keyof Logger, message: string): void {
@@ -638,38 +421,4 @@ export class Runtime {
     this.#warned.add(key);
     this.#log('warn', message);
   }
-}
-
-/** Runs all callbacks even when some throw (each error reported). */
-function runCallbacks(callbacks: (() => void)[], onError: (error: unknown) => void): void {
-  for (const callback of callbacks) {
-    try {
-      callback();
-    } catch (error) {
-      onError(error);
-    }
-  }
-}
-
-function labels(entries: OwnedEntry[]): string[] {
-  return [...new Set(entries.filter((e) => e.label !== undefined).map((e) => e.label!))];
-}
-
-function describeKind(entry: OwnedEntry): string {
-  return entry.track ? 'model' : 'entry';
-}
-
-/** A name for an unlabelled entry: its class (`MongoClient`). */
-function describeValue(value: unknown): string {
-  const name = (value as { constructor?: { name?: string } } | null)?.constructor?.name;
-  return name || typeof value;
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function round(value: number, digits: number): number {
-  const factor = 10 ** digits;
-  return Math.round(value * factor) / factor;
 }

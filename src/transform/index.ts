@@ -1,9 +1,7 @@
-import { createHash } from 'node:crypto';
 import { findImports, isEsm, scriptRE } from './detect.ts';
-import { injectInto } from './inject.ts';
+import { codeVersion, injectInto } from './inject.ts';
 import { hasTopLevelAwait, type Node } from './top-level-await.ts';
-// Not from the runtime: loading the transform (in a bundler's loader) must not load the runtime.
-import { cleanId } from './id.ts';
+import { cleanId } from '../runtime/ids.ts';
 
 export interface TransformContext {
   /** Specifier the injected code uses to load the runtime. */
@@ -36,7 +34,7 @@ export function transformModule(code: string, rawId: string, context: TransformC
     imports: (format === 'esm' ? imports.staticImports : imports.requires).filter((specifier) => context.packages.includes(specifier)),
     async: /\bawait\b/.test(code) && format === 'esm' && awaitsAtTopLevel(code, context.parse),
     format,
-    version: createHash('sha1').update(code).digest('base64url').slice(0, 12),
+    version: codeVersion(code),
   });
 }
 

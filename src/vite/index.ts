@@ -1,14 +1,16 @@
-import { parseAst, type Logger as ViteLogger, type Plugin, type ViteDevServer } from 'vite';
+import { parseAst, type Logger as ViteLogger, type Plugin, type ResolvedConfig, type ViteDevServer } from 'vite';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import pc from 'picocolors';
 import { getRuntime } from '../runtime/hook.ts';
 import { consoleLogger, type Logger } from '../runtime/log.ts';
 import { resolveOptions, type OrmHmrOptions } from '../options.ts';
-import { applySettings } from '../runtime/settings.ts';
+import { applySettings } from '../runtime/config.ts';
 import { mentionsPattern } from '../transform/detect.ts';
 import { createSelector, toPortable } from '../transform/filter.ts';
 import { packageDir, runtimePath } from '../transform/paths.ts';
 import { transformModule } from '../transform/index.ts';
 import type { Node } from '../transform/top-level-await.ts';
+import { isHostAllowed } from './host-check.ts';
 import { createPage, PAGE_PATH, type LedgerPage } from './page.ts';
 
 export type { OrmHmrOptions } from '../options.ts';
@@ -22,7 +24,7 @@ export type { OrmHmrOptions } from '../options.ts';
 export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
   const resolved = resolveOptions(options);
   const runtime = getRuntime();
-  runtime.chooseAdapters(resolved.adapters ?? runtime.defaultAdapters);
+  runtime.chooseAdapters(resolved.adapters ?? runtime.defaults.adapters);
   let selected: (file: string) => boolean | undefined = () => undefined;
   // Loggers of the dev servers this plugin object serves, by their resolved config. On a restart
   // with an inline config Vite reuses this very plugin object: the old server closes after the
@@ -56,26 +58,31 @@ export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
     },
   };
 
+  /** Each dev server this plugin serves: its settings, logger and ledger page. */
+  async function configureServer(devServer: ViteDevServer): Promise<void> {
+    // On a restart Vite configures the new server before closing the old one: report the old
+    // server's last batch with its own settings first.
+    await runtime.settled();
+    const logger = viteLogger(devServer.config.logger);
+    applySettings(runtime, resolved, devServer.config.root, logger);
+    runtime.restartLedger();
+    // A deleted file never evaluates again: drop what it registered now.
+    devServer.watcher.on('unlink', (file) => runtime.unload(file));
+    loggers.set(devServer.config, logger);
+    // After restartLedger: the page's history starts with this server, as its reload numbers do.
+    const page = createPage(runtime);
+    pages.set(devServer.config, page);
+    devServer.middlewares.use(guarded(devServer.config, page.handle));
+    announcePage(devServer);
+    addTraceShortcut(devServer, () => void runtime.trace());
+  }
+
   const server: Plugin = {
     name: 'orm-hmr:server',
     apply: 'serve',
-    async configureServer(devServer) {
-      // On a restart Vite configures the new server before closing the old one: report the old
-      // server's last batch with its own settings first.
-      await runtime.settled();
-      const logger = viteLogger(devServer.config.logger);
-      applySettings(resolved, devServer.config.root, logger);
-      runtime.restartLedger();
-      // A deleted file never evaluates again: drop what it registered now.
-      devServer.watcher.on('unlink', (file) => runtime.unload(file));
-      loggers.set(devServer.config, logger);
-      // After restartLedger: the page's history starts with this server, as its reload numbers do.
-      const page = createPage(runtime);
-      pages.set(devServer.config, page);
-      devServer.middlewares.use(page.handle);
-      announcePage(devServer);
-      addTraceShortcut(devServer, () => void runtime.trace());
-    },
+    // First, whatever the plugin order: a catch-all middleware of another plugin (Hono's dev
+    // server, listed before us as its docs show) would otherwise answer our page's requests.
+    configureServer: { order: 'pre', handler: configureServer },
     // Vite calls it when the dev server closes: report the last batch here, not into the next server's log.
     async closeBundle() {
       const config = (this as { environment?: { getTopLevelConfig?: () => object } }).environment?.getTopLevelConfig?.();
@@ -96,6 +103,15 @@ export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
 }
 
 export default ormHmr;
+
+/** Our page's middleware behind Vite's host check (DNS rebinding): it may run before Vite's own. */
+function guarded(config: ResolvedConfig, handle: LedgerPage['handle']): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
+  return (req, res, next) => {
+    if (!req.url?.startsWith(PAGE_PATH)) return next();
+    if (isHostAllowed(config, req.headers.host)) return handle(req, res, next);
+    res.writeHead(403, { 'Content-Type': 'text/plain' }).end(`Blocked request. This host (${JSON.stringify(req.headers.host ?? '')}) is not allowed.`);
+  };
+}
 
 /** Our lines in Vite's own logger, with its timestamp, each warning once. */
 function viteLogger(logger: ViteLogger): Logger {

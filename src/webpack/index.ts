@@ -5,7 +5,7 @@ import type { Compiler, RuleSetRule } from 'webpack';
 import { getRuntime } from '../runtime/hook.ts';
 import { consoleLogger, type Logger } from '../runtime/log.ts';
 import { defaultExclude, resolveOptions, type OrmHmrOptions, type ResolvedOptions } from '../options.ts';
-import { applySettings } from '../runtime/settings.ts';
+import { applySettings } from '../runtime/config.ts';
 import { scriptRE } from '../transform/detect.ts';
 import { toPortable } from '../transform/filter.ts';
 import { packageDir, runtimePath } from '../transform/paths.ts';
@@ -59,7 +59,7 @@ export class OrmHmrPlugin {
     const root = compiler.context;
     const logger: Logger =
       this.options.logger === 'console' ? consoleLogger() : infrastructureLogger(compiler.getInfrastructureLogger('orm-hmr'));
-    applySettings(resolved, root, logger);
+    applySettings(getRuntime(), resolved, root, logger);
     getRuntime().restartLedger();
     compiler.options.module.rules.push(loaderRule(loaderOptions(resolved, root), this.options.exclude === undefined));
     externalRuntime(compiler);

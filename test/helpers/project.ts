@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger, ViteDevServer } from 'vite';
 import type { OrmHmrOptions } from '../../src/options.ts';
@@ -23,6 +23,9 @@ export class Project {
   }
   read(file: string): string {
     return readFileSync(this.path(file), 'utf8');
+  }
+  exists(file: string): boolean {
+    return existsSync(this.path(file));
   }
   remove(): void {
     rmSync(this.root, { recursive: true, force: true });

@@ -1,3 +1,5 @@
+import type { ReleaseAction } from './report.ts';
+
 /** What happened to the files of one reload batch, before it is measured. */
 export class ReloadBatch {
   readonly files = new Set<string>();
@@ -7,7 +9,7 @@ export class ReloadBatch {
   /** `adapter:name` to its parts, in first-purged order. */
   readonly purged = new Map<string, { adapter: string; name: string }>();
   /** Entries adapters closed or reused once their file's previous generation was dropped. */
-  readonly released = new Map<string, { adapter: string; name: string; action: 'closed' | 'reused' }>();
+  readonly released = new Map<string, { adapter: string; name: string; action: ReleaseAction }>();
   purgeMs = 0;
   /** False while the batch holds only first evaluations (start-up), which are not reloads. */
   isReload = false;
@@ -22,7 +24,7 @@ export class ReloadBatch {
     }
   }
 
-  release(adapter: string, name: string, action: 'closed' | 'reused'): void {
+  release(adapter: string, name: string, action: ReleaseAction): void {
     this.released.set(`${action}|${adapter}:${name}`, { adapter, name, action });
   }
 
