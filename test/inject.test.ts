@@ -28,7 +28,7 @@ describe('injected code', () => {
     const context = { runtime: '/r.js', packages: ['mongoose'], selected: () => undefined, parse };
     const version = (code: string) => transformModule(code, '/app/models/p.ts', context)?.code.match(/, version: "([\w-]+)" \}\);/)?.[1];
     const v1 = `import mongoose from 'mongoose';\nexport default mongoose.model('P', new mongoose.Schema({ a: String }));\n`;
-    expect(version(v1)).toMatch(/^[\w-]{12}$/);
+    expect(version(v1)).toMatch(/^[\w-]{8,}$/);
     expect(version(v1)).toBe(version(v1));
     expect(version(v1.replace('a: String', 'b: String'))).not.toBe(version(v1));
   });
