@@ -23,6 +23,10 @@ process.stderr.write('overhead...\n');
 const overhead = JSON.parse(
   execFileSync(process.execPath, ['--expose-gc', join(here, 'overhead.js')], { encoding: 'utf8' }).trim().split('\n').at(-1),
 );
+process.stderr.write("orm-hmr's own memory (per reload, and in next dev with each bundler)...\n");
+const own = JSON.parse(
+  execFileSync(process.execPath, [join(here, 'own-memory.js')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1),
+);
 process.stderr.write('update latency...\n');
 const latency = JSON.parse(
   execFileSync(process.execPath, [join(here, 'latency.js'), String(Number(process.env.BENCH_EDITS ?? 10))], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1),
@@ -91,6 +95,10 @@ const overheadRows = [
   `| transform, non-model module (Vite 6.3+ skips the call by its hook filter) | ${ms(overhead.transformMs.plainModule)} | < 0.05 ms | ${verdict(overhead.transformMs.plainModule < 0.05)} |`,
   `| transform, model module (wrapped) | ${ms(overhead.transformMs.modelModule)} | | |`,
   `| dev server cold start + first load, 30-module app | ${ms(overhead.coldStartMs.without)} without, ${ms(overhead.coldStartMs.with)} with (${(startDelta * 100).toFixed(0)}%) | within 5% | ${verdict(startDelta <= 0.05)} |`,
+  `| orm-hmr's own heap per reload (${own.reloads} reloads of two model files, with the report and the ledger page's history; all the process kept) | ${(own.perReload / 1024).toFixed(1)} KB | < 10 KB | ${verdict(own.perReload < 10 * 1024)} |`,
+  ...Object.entries(own.next).map(
+    ([bundler, n]) => `| loading it in a Next.js dev server (\`next dev\`${bundler === 'webpack' ? ' --webpack' : ''}), heap after GC with \`withOrmHmr\` minus without | ${(n.cost / MB).toFixed(2)} MB (${(n.with / MB).toFixed(1)} against ${(n.without / MB).toFixed(1)} MB) | < 2 MB | ${verdict(n.cost < 2 * MB)} |`,
+  ),
   ...overhead.gc.map(
     (g) => `| a forced full GC at a ${g.heapMB} MB heap; longest wait of a timer meanwhile | ${ms(g.gcMs)}; ${ms(g.requestWaitMs)} | only while no request is served | see Pause |`,
   ),

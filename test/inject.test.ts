@@ -24,6 +24,15 @@ describe('injected code', () => {
     );
   });
 
+  it("passes a hash of the source, so the ledger tells an edit from the same code evaluated in another bundle", () => {
+    const context = { runtime: '/r.js', packages: ['mongoose'], selected: () => undefined, parse };
+    const version = (code: string) => transformModule(code, '/app/models/p.ts', context)?.code.match(/, version: "([\w-]+)" \}\);/)?.[1];
+    const v1 = `import mongoose from 'mongoose';\nexport default mongoose.model('P', new mongoose.Schema({ a: String }));\n`;
+    expect(version(v1)).toMatch(/^[\w-]{8,}$/);
+    expect(version(v1)).toBe(version(v1));
+    expect(version(v1.replace('a: String', 'b: String'))).not.toBe(version(v1));
+  });
+
   it('keeps the line numbers of the source and maps back to it', () => {
     const code = `import mongoose from 'mongoose';\nexport const User = mongoose.model('User', new mongoose.Schema({}));\n`;
     const out = injectInto(code, { id: '/m.ts', runtime: '/r.js', imports: ['mongoose'], async: false, format: 'esm', version: '0badc0de' });

@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { clickModel, eventModel, userModel } from './helpers/fixtures.ts';
 import { ansi, Project, saveUntil, until } from './helpers/project.ts';
+import { exampleFiles, installOrmHmr, petModel } from './helpers/next-mongoose-example.ts';
 import { freePort } from './helpers/webpack.ts';
 
 const nextBin = join(import.meta.dirname, '../node_modules/next/dist/bin/next');
@@ -106,4 +107,135 @@ describe.each([
     expect(Math.max(...users), `alive after each reload: ${users.join(', ')}`).toBeLessThanOrEqual(3);
     expect(records.at(-1).alive[`${p}User`], `alive after each reload: ${users.join(', ')}`).toBeLessThanOrEqual(2);
   });
+});
+
+/**
+ * Next.js's official with-mongodb-mongoose example (Pages Router), edited all day as a user would:
+ * each edit followed by the API routes and the page, so every route's bundle loads the model (and
+ * keeps its own first generation alive: the count steps up as routes load, then stays flat).
+ */
+describe.each([
+  ['webpack', ['--webpack']],
+  ['Turbopack', []],
+] as const)("Next.js's with-mongodb-mongoose example (%s)", (bundler, flags) => {
+  const p = `Ex${bundler === 'webpack' ? 'W' : 'T'}`;
+  // Installed in the app's node_modules, as a user has it (the runtime is then external to the server chunks).
+  const project = new Project(`next-example-${bundler}`, exampleFiles(p));
+  installOrmHmr(project.root);
+  let child: ChildProcess | undefined;
+  const output: string[] = [];
+  afterAll(async () => {
+    if (child?.pid) process.kill(-child.pid, 'SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    project.remove();
+  });
+  const records = (): any[] => {
+    try {
+      return readFileSync(project.path('orm-hmr.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line));
+    } catch {
+      return [];
+    }
+  };
+  const ours = (pattern: RegExp) => output.join('').split('\n').filter((line) => pattern.test(line));
+
+  it('warns only about a model that keeps growing, once, says when it stopped, and stays quiet about the generations route bundles keep', async () => {
+    const port = await freePort();
+    child = spawn(process.execPath, [nextBin, 'dev', ...flags, '--port', String(port), '--hostname', '127.0.0.1'], {
+      cwd: project.root,
+      env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', MONGODB_URI: inject('mongoUri'), NODE_ENV: 'development' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    child.stdout!.on('data', (chunk) => output.push(String(chunk).replace(ansi, '')));
+    child.stderr!.on('data', (chunk) => output.push(String(chunk).replace(ansi, '')));
+    const request = async (path: string, init?: RequestInit): Promise<any> => {
+      const response = await fetch(`http://127.0.0.1:${port}${path}`, init);
+      if (!response.ok) throw new Error(`${path}: ${response.status} ${(await response.text()).slice(0, 500)}`);
+      return path.startsWith('/api') ? response.json() : response.text();
+    };
+    const first = await until(() => request('/api/pets'), 90_000, `next dev to answer\n${output.join('')}`);
+    expect(first.fields).toContain('v1');
+    const post = (name: string) => request('/api/pets', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) });
+    const id = (await post('Rex')).data._id;
+    // Every route once, so each bundle has the model before the first edit.
+    await Promise.all([request(`/api/pets/${id}`), request('/')]);
+
+    /**
+     * As the issue's user did: save version `v`, see it live, POST, GET by id, wait 1.5 s, GET `/`
+     * (which splits an edit into reload batches that count what is alive at different moments).
+     * Then wait for the reload to be measured: a new record, and no other for a while.
+     */
+    const edit = async (v: number, cache?: 'keep' | 'clear') => {
+      const before = records().length;
+      await saveUntil(project, 'models/Pet.ts', petModel(p, v, cache), async () => (await request('/api/pets')).fields.includes(`v${v}`), 200);
+      await post(`Pet ${v}`);
+      expect((await request(`/api/pets/${id}`)).fields).toContain(`v${v}`);
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(await request('/')).toContain(`v${v}`);
+      let count = 0;
+      await until(async () => {
+        const now = records().length;
+        const quiet = now > before && now === count;
+        count = now;
+        return quiet;
+      }, 20_000, `reload of v${v} measured`, 700);
+    };
+    const alive = (list: any[]) => `alive ${p}Pet after each reload: ${list.map((r) => r.alive[`${p}Pet`] ?? 0).join(', ')}`;
+
+    // A day of clean edits: the count steps up as bundles keep their first generation, then stays flat.
+    let v = 1;
+    while (v < 8) await edit(++v);
+    const clean = records();
+    expect(ours(/leaks on reload/), alive(clean)).toEqual([]);
+    expect(clean.every((r) => r.verdict === 'ok'), `verdicts: ${clean.map((r) => r.verdict).join(', ')}; ${alive(clean)}`).toBe(true);
+    expect(clean.flatMap((r) => r.warnings)).toEqual([]);
+
+    // A real leak: every generation kept in a global list. One warning, then none while it goes on.
+    const leakFrom = v + 1;
+    while (records().slice(clean.length).every((r) => r.warnings.length === 0) && v < leakFrom + 6) await edit(++v, 'keep');
+    await edit(++v, 'keep');
+    const leaking = records().slice(clean.length);
+    const warnings = leaking.flatMap((r) => r.warnings);
+    expect(warnings, alive(leaking)).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ kind: 'generations', subject: `${p}Pet`, file: 'models/Pet.ts' });
+    expect(ours(/leaks on reload/)).toHaveLength(1);
+    expect(ours(/leaks on reload/)[0]).toMatch(new RegExp(`models/Pet\\.ts leaks on reload: \\d+ generations of model ${p}Pet alive after GC`));
+    const warnedAt = leaking.findIndex((r) => r.warnings.length > 0);
+    expect(leaking.slice(warnedAt).every((r) => r.verdict === 'leak'), alive(leaking)).toBe(true);
+
+    // The fix: the list emptied. Once the count is flat for leakAfter (3) reloads, one line says it
+    // stopped and the verdict is ok again.
+    const fixFrom = v + 1;
+    while (records().slice(clean.length + leaking.length).every((r) => !r.stopped) && v < fixFrom + 6) await edit(++v, 'clear');
+    await edit(++v, 'clear');
+    const fixed = records().slice(clean.length + leaking.length);
+    expect(fixed.flatMap((r) => r.warnings), alive(fixed)).toEqual([]);
+    expect(fixed.flatMap((r) => r.stopped ?? []).map((s) => s.message), alive(fixed)).toEqual([
+      expect.stringMatching(new RegExp(`^models/Pet\\.ts stopped leaking: model ${p}Pet at \\d+ generations?, not growing for 3 reloads\\.$`)),
+    ]);
+    expect(ours(/stopped leaking/)).toHaveLength(1);
+    expect(fixed.at(-1).verdict).toBe('ok');
+    expect(ours(/leaks on reload/)).toHaveLength(1);
+    expect(output.join('')).not.toMatch(/OverwriteModelError|Cannot overwrite/);
+    console.log(`${bundler}: ${alive(records())}`);
+  });
+
+  it('prints nothing of its own in `next build`', async () => {
+    if (child?.pid) process.kill(-child.pid, 'SIGTERM');
+    child = undefined;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const build = spawnSync(process.execPath, [nextBin, 'build', ...flags], {
+      cwd: project.root,
+      env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', MONGODB_URI: inject('mongoUri'), NODE_ENV: 'production' },
+      encoding: 'utf8',
+      timeout: 150_000,
+    });
+    const text = `${build.stdout}${build.stderr}`.replace(ansi, '');
+    expect(build.status, text).toBe(0);
+    expect(text).toContain('/api/pets');
+    expect(text).not.toMatch(/orm-hmr/);
+    // The server output has no trace of the wrapper either.
+    const server = spawnSync('grep', ['-rl', '__orm_hmr', project.path('.next/server')], { encoding: 'utf8' });
+    expect(server.stdout).toBe('');
+  }, 180_000);
 });

@@ -3,6 +3,8 @@ import type { ReleaseAction } from './report.ts';
 /** What happened to the files of one reload batch, before it is measured. */
 export class ReloadBatch {
   readonly files = new Set<string>();
+  /** Files whose source changed since their previous evaluation (or that were deleted). */
+  readonly edited = new Set<string>();
   readonly failed = new Set<string>();
   /** `adapter:name` to its parts, in first-purged order. */
   readonly purged = new Map<string, { adapter: string; name: string }>();
@@ -12,8 +14,9 @@ export class ReloadBatch {
   /** False while the batch holds only first evaluations (start-up), which are not reloads. */
   isReload = false;
 
-  evaluated(file: string, purged: { adapter: string; label?: string; track?: boolean }[], ms: number, isReload: boolean): void {
+  evaluated(file: string, purged: { adapter: string; label?: string; track?: boolean }[], ms: number, isReload: boolean, edited = true): void {
     this.files.add(file);
+    if (edited) this.edited.add(file);
     this.purgeMs += ms;
     this.isReload ||= isReload;
     // Models first: they are what the line is about (`purged mongoose:User`), then connections and the rest.

@@ -56,3 +56,4 @@ export async function collectGarbage(done: () => boolean, maxRounds = 4, enabled
   }
   return { gcMs, rounds, collected: true };
 }
+

@@ -26,20 +26,18 @@ export interface MeasureOptions {
 export const QUIET_MS = 200;
 /** How often we look, ms. */
 const POLL_MS = 50;
-/** A server busy this long gets the counts after V8's last major GC, whatever they are, ms. */
+/** How long a busy server waits for its line, ms. */
 export const PATIENCE_MS = 5_000;
 /** How long after the last evaluation V8's own GC must come to count on a busy server, ms. */
 const SETTLE_MS = 1_000;
-/** A server busy this long with no major GC at all gets a record without one (the line says so), ms. */
-export const MAX_WAIT_MS = 60_000;
 
 /**
  * Waits for the moment to count generations. A forced full GC stops the world (40 ms at a 50 MB
  * heap, 200 ms to seconds at 200 MB), so we never force one while a request is being served: we
  * count after V8's own next major GC when it leaves every model and file at one generation, or
- * force one once the server has served nothing for QUIET_MS. A server that stays busy takes the
- * counts after V8's own major GC once PATIENCE_MS have passed, from a GC at least SETTLE_MS after
- * the last evaluation; one with no such GC in MAX_WAIT_MS gets no counts after GC.
+ * force one once the server has served nothing for QUIET_MS. A server busy for PATIENCE_MS gets
+ * the counts after V8's own major GC if one came at least SETTLE_MS after the last evaluation, and
+ * otherwise its line without counts after GC (the line says so): never a pause.
  */
 export async function measureWhenQuiet(activity: Activity, options: MeasureOptions): Promise<Measurement> {
   if (!options.enabled) return { ...(await collectGarbage(options.settled, 0, false)), by: 'none' };
@@ -60,7 +58,8 @@ export async function measureWhenQuiet(activity: Activity, options: MeasureOptio
     const waited = performance.now() - started;
     // A busy server: V8's own GC, once things had a second to settle after the last evaluation
     // (an old app still closing holds its generation for a moment).
-    if (waited > PATIENCE_MS && activity.majorGcSince(since + SETTLE_MS)) return { collected: true, gcMs: 0, rounds: 0, by: 'v8' };
-    if (waited > MAX_WAIT_MS) return { collected: false, gcMs: 0, rounds: 0, by: 'none' };
+    if (waited > PATIENCE_MS) {
+      return activity.majorGcSince(since + SETTLE_MS) ? { collected: true, gcMs: 0, rounds: 0, by: 'v8' } : { collected: false, gcMs: 0, rounds: 0, by: 'none' };
+    }
   }
 }

@@ -51,8 +51,17 @@ export interface ReloadRecord {
   verdict: 'ok' | 'leak' | 'unknown';
   /** Leak warnings given at this reload (each leak is warned about once). */
   warnings: LeakWarning[];
+  /** Leaks warned about earlier that stopped at this reload: their count stayed flat for `leakAfter` reloads. */
+  stopped?: LeakStop[];
   /** With `trace`: the shortest strong path from a GC root to an old generation, one step per item. */
   retainerPath?: string[];
+}
+
+export interface LeakStop {
+  kind: LeakWarning['kind'];
+  subject: string;
+  file?: string;
+  message: string;
 }
 
 /** What an adapter did with a registration its file's new generation no longer holds. */

@@ -1,5 +1,7 @@
 import { formatBytes } from './format.ts';
-import type { LeakWarning, SideEffectCount, SideEffectKind } from './report.ts';
+import type { LeakStop, LeakWarning, SideEffectCount, SideEffectKind } from './report.ts';
+
+export type { LeakStop } from './report.ts';
 
 /** What the ledger measured after one reload batch, with a full GC behind it. */
 export interface Sample {
@@ -7,6 +9,11 @@ export interface Sample {
   heapUsed: number;
   /** Files re-evaluated in this batch. */
   files: string[];
+  /**
+   * Those whose source changed (or were deleted); all of them when unknown. A batch with no edit
+   * (Next.js evaluating the same code in a route bundle that loads now) is no reload a leak grows with.
+   */
+  edited?: string[];
   /** Live generations per model, of this dev server's code only. */
   alive: Record<string, number>;
   /** The file that registered each model's newest generation. */
@@ -27,74 +34,144 @@ export const HEAP_WINDOW = 10;
 /** More files than this with old generations in one batch get one warning between them. */
 const GROUP_AFTER = 3;
 
+/** What one sample brought: warnings for leaks that began, lines for leaks that stopped. */
+export interface Judgement {
+  warnings: LeakWarning[];
+  stopped: LeakStop[];
+  /** `leak` while a leak that was warned about has not stopped. */
+  verdict: 'ok' | 'leak';
+}
+
 /**
- * Decides when old generations, side effects or the heap pile up across reloads, and words one
- * warning per leaking file (not one per reload): it re-arms only once the leak went away.
+ * One count (generations of a model or a file, side effects of a file) across reloads. A leak is
+ * a count that keeps growing: it rose at each of the last `after` reloads of its file. A count that
+ * steps up (Next.js keeps each route bundle's first generation, so `alive` climbs as routes load)
+ * and then stays put is not one, and a count that goes up and down (a generation counted before
+ * it was collected, a request still holding the previous one) never rises `after` times in a row.
+ */
+interface Track {
+  /** The count at the previous sample it was seen in (1 before it was ever above one). */
+  last: number;
+  /** Consecutive rises, and the count before the first of them. */
+  rises: number;
+  from: number;
+  /** Set while a leak episode lasts: the highest count since it began, and samples since it rose above that. */
+  episode?: { peak: number; flat: number };
+}
+
+/**
+ * Decides when old generations, side effects or the heap pile up across reloads. One warning per
+ * leak episode, whatever the count does meanwhile (hysteresis): the episode begins after `after`
+ * consecutive rises and ends once the count has stayed at or below its peak for `after` reloads,
+ * which gets one line saying so.
  */
 export class LeakDetector {
-  /** Reloads after which an old generation still alive is a leak. */
+  /** Reloads after which a count that rose at each of them is a leak (and after which a flat one has stopped). */
   readonly after: number;
   /** Whether the runtime traces retainers after a warning (changes the advice). */
   tracing = false;
-  #samples: Sample[] = [];
-  /** Consecutive samples with more than one generation alive, per `model:` / `file:` subject, with the counts. */
-  #streaks = new Map<string, number[]>();
-  /** Subjects warned about and still leaking: no second warning until they recover. */
-  #warned = new Set<string>();
+  /** The last {@link HEAP_WINDOW} samples' heap and files: all the history the heap verdict needs. */
+  #samples: Pick<Sample, 'heapUsed' | 'files'>[] = [];
+  /** Counts by `model:` / `file:` / `effect:` subject; a subject no longer reported is dropped. */
+  #tracks = new Map<string, Track>();
+  #heapLeaking = false;
 
   constructor(after = 3) {
     this.after = Math.max(1, after);
   }
 
-  /** Whether something is leaking now (warned about, not recovered). */
+  /** Whether something is leaking now (warned about, not stopped). */
   get leaking(): boolean {
-    return this.#warned.size > 0;
+    if (this.#heapLeaking) return true;
+    for (const track of this.#tracks.values()) if (track.episode) return true;
+    return false;
   }
 
+  /** The warnings `sample` brings (see {@link judge}). */
   observe(sample: Sample): LeakWarning[] {
-    this.#samples.push(sample);
+    return this.judge(sample).warnings;
+  }
+
+  judge(sample: Sample): Judgement {
+    this.#samples.push({ heapUsed: sample.heapUsed, files: sample.files });
     if (this.#samples.length > HEAP_WINDOW) this.#samples.shift();
-    const heapPerReload = this.#medianStep(this.after + 1);
 
-    // Everything that piles up, grouped by the file to look at.
-    const findings = new Map<string, Finding[]>();
-    const add = (file: string, finding: Finding) => {
-      const list = findings.get(file);
-      if (list) list.push(finding);
-      else findings.set(file, [finding]);
-    };
-    const current = new Set<string>();
-
+    // Every count of this sample, with the file to look at.
+    const counts: { key: string; count: number; file: string; finding: (track: Track) => Finding; stop: string }[] = [];
     for (const [name, count] of Object.entries(sample.alive)) {
-      const streak = this.#streak(`model:${name}`, count);
-      if (piles(streak, this.after)) {
-        current.add(`model:${name}`);
-        add(sample.modelFiles[name] ?? name, { key: `model:${name}`, kind: 'generations', subject: name, text: `${count} generations of model ${name} alive after GC${growth(streak)}`, perReload: perReload(streak) });
-      }
+      const file = sample.modelFiles[name] ?? name;
+      counts.push({
+        key: `model:${name}`, count, file, stop: `model ${name} at ${count} generation${count === 1 ? '' : 's'}`,
+        finding: (t) => ({ key: `model:${name}`, kind: 'generations', subject: name, text: `${count} generations of model ${name} alive after GC${growth(t)}`, perReload: perReload(t, count) }),
+      });
     }
     for (const [file, count] of Object.entries(sample.generations)) {
-      const streak = this.#streak(`file:${file}`, count);
-      if (piles(streak, this.after)) {
-        current.add(`file:${file}`);
-        add(file, { key: `file:${file}`, kind: 'generations', subject: file, text: `${count} generations of its module scope alive after GC${growth(streak)}`, perReload: perReload(streak) });
-      }
+      counts.push({
+        key: `file:${file}`, count, file, stop: `its module scope at ${count} generation${count === 1 ? '' : 's'}`,
+        finding: (t) => ({ key: `file:${file}`, kind: 'generations', subject: file, text: `${count} generations of its module scope alive after GC${growth(t)}`, perReload: perReload(t, count) }),
+      });
     }
     for (const { effect, generations } of sample.sideEffects) {
-      if (generations <= this.after) continue;
       const key = `effect:${effect.kind}|${effect.file}|${effect.target ?? ''}`;
-      current.add(key);
-      add(effect.file, { key, kind: 'side-effect', subject: effect.file, text: describeEffects(effect, generations), perReload: effect.count / generations });
+      counts.push({
+        key, count: generations, file: effect.file, stop: `${VERBS[effect.kind][1]}${effect.target ? ` on ${effect.target}` : ''} of ${generations} generation${generations === 1 ? '' : 's'} live`,
+        finding: () => ({ key, kind: 'side-effect', subject: effect.file, text: describeEffects(effect, generations), perReload: effect.count / generations }),
+      });
     }
-    for (const key of this.#streaks.keys()) if (!seen(sample, key)) this.#streaks.delete(key);
 
+    const edit = sample.edited === undefined || sample.edited.length > 0;
+    const began = new Map<string, Finding[]>();
+    const ongoing = new Map<string, Finding[]>();
+    const stopped = new Map<string, { kind: LeakWarning['kind']; subject: string; text: string }[]>();
+    const seen = new Set<string>();
+    for (const { key, count, file, finding, stop } of counts) {
+      seen.add(key);
+      const track = this.#tracks.get(key) ?? { last: 1, rises: 0, from: 1 };
+      this.#tracks.set(key, track);
+      if (!edit) {
+        // The same code evaluated again in another bundle: a step, neither growth with edits nor its end.
+      } else if (count > track.last) {
+        if (track.rises === 0) track.from = track.last;
+        track.rises++;
+      } else {
+        track.rises = 0;
+      }
+      track.last = count;
+      if (track.episode) {
+        if (count > track.episode.peak) {
+          track.episode.peak = count;
+          track.episode.flat = 0;
+        } else if (++track.episode.flat >= this.after) {
+          track.episode = undefined;
+          track.rises = 0;
+          push(stopped, file, { kind: key.startsWith('effect:') ? 'side-effect' : 'generations', subject: key.slice(key.indexOf(':') + 1), text: stop });
+          continue;
+        }
+        push(ongoing, file, finding(track));
+      } else if (track.rises >= this.after) {
+        track.episode = { peak: count, flat: 0 };
+        push(began, file, finding(track));
+      }
+    }
+    // A subject no longer reported (its last old generation collected, its file deleted) has stopped.
+    for (const [key, track] of this.#tracks) {
+      if (seen.has(key)) continue;
+      this.#tracks.delete(key);
+      if (track.episode) {
+        const subject = key.slice(key.indexOf(':') + 1);
+        push(stopped, key.startsWith('effect:') ? subject.split('|')[1]! : subject, { kind: key.startsWith('effect:') ? 'side-effect' : 'generations', subject, text: 'nothing of it left' });
+      }
+    }
+
+    // The heap clause: the same robust slope as the heap verdict, and only once there is a window of it.
+    const heapSlope = this.#samples.length >= HEAP_WINDOW ? this.#medianStep(HEAP_WINDOW) : 0;
+    const heapClause = heapSlope > HEAP_SLOPE_LIMIT / 4 ? `; heap ${formatBytes(heapSlope, true)} per reload over the last ${HEAP_WINDOW} reloads` : '';
     const warnings: LeakWarning[] = [];
-    for (const [file, list] of findings) {
-      const fresh = list.some((f) => !this.#warned.has(f.key));
-      for (const f of list) this.#warned.add(f.key);
-      if (!fresh) continue;
+    for (const [file, all] of began) {
+      // A file already warned about (another of its counts leaks on) gets no second warning.
+      if (ongoing.has(file)) continue;
       // Side effects are the most actionable, then models, then the file's own scope.
-      const main = list.find((f) => f.kind === 'side-effect') ?? list.find((f) => f.subject !== file) ?? list[0]!;
-      const heap = heapPerReload > HEAP_SLOPE_LIMIT / 4 ? `; heap ${formatBytes(heapPerReload, true)} per reload` : '';
+      const main = all.find((f) => f.kind === 'side-effect') ?? all.find((f) => f.subject !== file) ?? all[0]!;
       const advice = main.kind === 'side-effect'
         ? 'Stop them in onUnload(), or set undoSideEffects: true.'
         : `Something outside orm-hmr holds the old ones: ${this.tracing ? 'tracing who.' : 'set trace: true (ORM_HMR_TRACE=1) for the retainer path.'}`;
@@ -103,19 +180,27 @@ export class LeakDetector {
         subject: main.subject,
         file,
         perReload: main.perReload,
-        message: `${file} leaks on reload: ${[main, ...list.filter((f) => f !== main)].map((f) => f.text).join('; ')}${heap}. ${advice}`,
+        message: `${file} leaks on reload: ${[main, ...all.filter((f) => f !== main)].map((f) => f.text).join('; ')}${heapClause}. ${advice}`,
       });
     }
+    const stops: LeakStop[] = [];
+    for (const [file, list] of stopped) {
+      if (ongoing.has(file) || began.has(file)) continue; // something else of that file still leaks
+      stops.push({
+        kind: list[0]!.kind,
+        subject: list[0]!.subject,
+        file,
+        message: `${file} stopped leaking: ${list.map((s) => s.text).join('; ')}, not growing for ${this.after} reload${this.after === 1 ? '' : 's'}.`,
+      });
+    }
+
     // The heap's climb is explained by any old generation or piling side effect, warned about yet or not.
     const explained =
       Object.values(sample.alive).some((n) => n > 1) || Object.values(sample.generations).some((n) => n > 1) || sample.sideEffects.some((e) => e.generations > 1);
-    warnings.push(...this.#heapClimb(explained, current));
-
-    // Re-arm what recovered.
-    for (const key of this.#warned) {
-      if (key === 'heap' ? current.has('heap-recovered') : !current.has(key)) this.#warned.delete(key);
-    }
-    return this.#grouped(warnings);
+    const heap = this.#heapClimb(explained);
+    if (heap?.warning) warnings.push(heap.warning);
+    if (heap?.stop) stops.push(heap.stop);
+    return { warnings: this.#grouped(warnings), stopped: stops, verdict: this.leaking ? 'leak' : 'ok' };
   }
 
   /**
@@ -131,36 +216,25 @@ export class LeakDetector {
     return [...warnings.filter((w) => w.kind !== 'generations'), { ...first, message }];
   }
 
-  /** A steady climb of the heap that no old generation or side effect explains (`explained`). */
-  #heapClimb(explained: boolean, current: Set<string>): LeakWarning[] {
-    const warnings: LeakWarning[] = [];
+  /** A steady climb of the heap that no old generation or side effect explains (`explained`): its warning, or the line that it stopped. */
+  #heapClimb(explained: boolean): { warning?: LeakWarning; stop?: LeakStop } | undefined {
     const heapSlope = this.#medianStep(HEAP_WINDOW);
     if (this.#samples.length >= HEAP_WINDOW && heapSlope > HEAP_SLOPE_LIMIT && this.#mostlyRising() && !explained) {
-      current.add('heap');
-      if (!this.#warned.has('heap')) {
-        this.#warned.add('heap');
-        const files = [...new Set(this.#samples.flatMap((s) => s.files))];
-        warnings.push({
-          kind: 'heap',
-          subject: 'heap',
-          perReload: Math.round(heapSlope),
-          message: `heap grows ${formatBytes(heapSlope, true)} per reload over the last ${HEAP_WINDOW} reloads, with no old generation alive (files reloaded: ${files.slice(0, 4).join(', ')}${files.length > 4 ? ` +${files.length - 4} more` : ''}). Set trace: true, or compare two heap snapshots.`,
-        });
-      }
-    } else if (heapSlope < HEAP_SLOPE_LIMIT / 2) current.add('heap-recovered');
-    return warnings;
-  }
-
-  /** Appends `count` to the subject's streak of samples above one generation; resets at one. */
-  #streak(key: string, count: number): number[] {
-    if (count <= 1) {
-      this.#streaks.delete(key);
-      return [];
+      if (this.#heapLeaking) return undefined;
+      this.#heapLeaking = true;
+      const files = [...new Set(this.#samples.flatMap((s) => s.files))];
+      return { warning: {
+        kind: 'heap',
+        subject: 'heap',
+        perReload: Math.round(heapSlope),
+        message: `heap grows ${formatBytes(heapSlope, true)} per reload over the last ${HEAP_WINDOW} reloads, with no old generation alive (files reloaded: ${files.slice(0, 4).join(', ')}${files.length > 4 ? ` +${files.length - 4} more` : ''}). Set trace: true, or compare two heap snapshots.`,
+      } };
     }
-    const streak = this.#streaks.get(key) ?? [];
-    streak.push(count);
-    this.#streaks.set(key, streak);
-    return streak;
+    if (this.#heapLeaking && heapSlope < HEAP_SLOPE_LIMIT / 2) {
+      this.#heapLeaking = false;
+      return { stop: { kind: 'heap', subject: 'heap', message: `heap stopped growing: ${formatBytes(heapSlope, true)} per reload over the last ${HEAP_WINDOW} reloads.` } };
+    }
+    return undefined;
   }
 
   /**
@@ -182,6 +256,12 @@ export class LeakDetector {
   }
 }
 
+function push<T>(map: Map<string, T[]>, key: string, value: T): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
 interface Finding {
   /** `model:User`, `file:models/user.ts` or `effect:setInterval|models/cache.ts|`. */
   key: string;
@@ -191,29 +271,14 @@ interface Finding {
   perReload: number;
 }
 
-/**
- * Old generations pile up: more than one alive for `after` reloads, and more now than when that
- * began. A steady extra generation is a framework keeping an earlier bundle (Next.js keeps its
- * first), not something that grows with each save.
- */
-function piles(streak: number[], after: number): boolean {
-  return streak.length >= after && streak.at(-1)! > streak[0]!;
-}
-
-function seen(sample: Sample, key: string): boolean {
-  if (key.startsWith('model:')) return key.slice(6) in sample.alive;
-  if (key.startsWith('file:')) return key.slice(5) in sample.generations;
-  return true;
-}
-
-/** `, one more per reload`. */
-function growth(streak: number[]): string {
-  const per = perReload(streak);
+/** `, one more per reload` over the current run of rises. */
+function growth(track: Track): string {
+  const per = perReload(track, track.last);
   return per === 1 ? ', one more per reload' : `, ${per.toFixed(1)} more per reload`;
 }
 
-function perReload(streak: number[]): number {
-  return streak.length > 1 ? (streak.at(-1)! - streak[0]!) / (streak.length - 1) : 0;
+function perReload(track: Track, count: number): number {
+  return track.rises > 0 ? (count - track.from) / track.rises : 0;
 }
 
 const VERBS: Record<SideEffectKind, [verb: string, noun: string]> = {

@@ -134,6 +134,9 @@ export class AdapterHost {
         for (const pkg of adapter.packages ?? []) {
           let namespace: unknown;
           try {
+            // Only a package the app has loaded already: requiring one that is merely installed
+            // (TypeORM next to Mongoose) would load it for nothing, megabytes of it.
+            if (!requireFrom()!.cache[requireFrom()!.resolve(pkg)]) continue;
             namespace = requireFrom()!(pkg);
           } catch {
             continue; // Not installed where this module lives: this adapter has nothing to do.

@@ -15,6 +15,8 @@ export interface ModuleRecord {
   evaluations: number;
   /** Failures in a row; the error line is printed once per streak. */
   failures: number;
+  /** Source hash of the last successful evaluation, when the transform gave one. */
+  version?: string;
   /** The code version of the last failed evaluation: the same code failing again is no new reload. */
   failedVersion?: string;
 }

@@ -259,6 +259,9 @@ export class Runtime {
     record.pending = undefined;
     record.failures = 0;
     record.failedVersion = undefined;
+    // The same code evaluated again (Next.js: once per route bundle) is no edit: the ledger judges leaks by edits.
+    const edited = evaluation.version === undefined || evaluation.version !== record.version;
+    record.version = evaluation.version;
     const file = this.#file(record.id);
     for (const entry of fresh) {
       if (entry.track && entry.label !== undefined) this.ledger.track(entry.label, entry.trackedValue ?? entry.value, file, evaluation.number);
@@ -266,7 +269,7 @@ export class Runtime {
     this.ledger.trackScope(file, handle, evaluation.number);
     evaluation.bookkeepingMs += performance.now() - start;
     debug(() => `${file} generation ${evaluation.number}: ${fresh.length} entries (${labels(fresh).join(', ')}), purged ${purged.length}`);
-    this.ledger.evaluated(file, purged, evaluation.bookkeepingMs, evaluation.number > 1);
+    this.ledger.evaluated(file, purged, evaluation.bookkeepingMs, evaluation.number > 1, edited);
   }
 
   /** The body threw: remove what it managed to register and put the previous generation back. */
