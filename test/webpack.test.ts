@@ -6,7 +6,7 @@ import { OrmHmrPlugin } from '../dist/webpack/index.js';
 import { clickModel, eventModel, userModel } from './helpers/fixtures.ts';
 import { files } from './helpers/server-app.ts';
 import { ansi, Project, saveUntil, until } from './helpers/project.ts';
-import { serverConfig, startWebpackApp, type WebpackDev } from './helpers/webpack.ts';
+import { serverConfig, startWebpackApp, type WebpackDev, runtimeFile } from './helpers/webpack.ts';
 
 let n = 0;
 describe.each(['poll', 'signal'] as const)('webpack server HMR (webpack/hot/%s)', (hot) => {
