@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/setup/database.ts'],
+    globalSetup: ['test/setup/database.ts', 'test/setup/postgres.ts'],
     // Real dev servers and a real database: generous, since CI has two cores.
     testTimeout: 120_000,
     hookTimeout: 60_000,

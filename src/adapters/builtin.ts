@@ -1,5 +1,6 @@
 import { mongodbAdapter } from './mongodb.ts';
 import { mongooseAdapter } from './mongoose.ts';
+import { pgAdapter } from './pg.ts';
 import { typegooseAdapter } from './typegoose.ts';
 import { typeormAdapter } from './typeorm.ts';
 import type { Adapter } from './types.ts';
@@ -13,6 +14,7 @@ export const builtinAdapters = {
   mongodb: mongodbAdapter,
   typegoose: typegooseAdapter,
   typeorm: typeormAdapter,
+  pg: pgAdapter,
 } satisfies Record<string, () => Adapter>;
 
 export type BuiltinAdapterName = keyof typeof builtinAdapters;
