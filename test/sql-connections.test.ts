@@ -55,6 +55,30 @@ export async function insert(doc: { run: string; n: number }) {
 }
 `;
 
+const knexDb = (url: string, version: number) => `import knex from 'knex';
+
+export const version = ${version};
+export const db = knex({ client: 'pg', connection: ${JSON.stringify(url)}, pool: { min: 0, max: ${POOL} } });
+
+export async function insert(doc: { run: string; n: number }) {
+  const [row] = await db('${TABLE}').insert(doc).returning('id');
+  return row.id;
+}
+`;
+
+/** knex kept on globalThis, one level down in a plain object. */
+const cachedKnexDb = (url: string, version: number) => `import knex from 'knex';
+
+export const version = ${version};
+const cache = globalThis as { _sqlTest?: { knex?: ReturnType<typeof knex> } };
+export const db = ((cache._sqlTest ??= {}).knex ??= knex({ client: 'pg', connection: ${JSON.stringify(url)}, pool: { min: 0, max: ${POOL} } }));
+
+export async function insert(doc: { run: string; n: number }) {
+  const [row] = await db('${TABLE}').insert(doc).returning('id');
+  return row.id;
+}
+`;
+
 let url: string;
 let watcher: Watcher;
 const reports: ReloadRecord[] = [];
@@ -128,6 +152,24 @@ describe('module-scope SQL clients on PostgreSQL', () => {
     expect(m.after).toBe(1);
     expect(released(from)).toContainEqual({ adapter: 'pg', name: 'Client', action: 'closed' });
   });
+
+  it('knex(): 50 reloads under load destroy each previous pool once idle and lose no insert', async () => {
+    const run = `knex-${Date.now()}`;
+    const r = await start('knex', knexDb(url, 1));
+    const from = reports.length;
+    const m = await reloadUnderLoad(r, (version) => knexDb(url, version), run, watcher, RELOADS, POOL);
+    console.log(summary('knex()', m));
+
+    expect(m.failures).toEqual([]);
+    expect(m.acknowledged.length).toBeGreaterThan(RELOADS);
+    await expectAllFound(run, m.acknowledged);
+    expect(m.max).toBeLessThanOrEqual(POOL + DRAIN);
+    expect(m.after).toBeLessThanOrEqual(POOL);
+    const actions = released(from);
+    expect(actions).toContainEqual({ adapter: 'knex', name: 'knex', action: 'closed' });
+    // The pool's own pg connections are the pool's: the pg adapter reports none of them.
+    expect(actions.filter((a) => a.adapter === 'pg')).toEqual([]);
+  });
 });
 
 describe('module-scope SQL clients, edge cases', () => {
@@ -190,6 +232,34 @@ describe('module-scope SQL clients, edge cases', () => {
     } finally {
       await cache._sqlTestPool?.end();
       delete cache._sqlTestPool;
+    }
+  });
+
+  it('a knex instance kept on globalThis is taken back, never destroyed', async () => {
+    const run = `cached-knex-${Date.now()}`;
+    const cache = globalThis as { _sqlTest?: { knex?: { destroy(): Promise<void>; client: { pool?: object } } } };
+    try {
+      const r = await start('cached-knex', cachedKnexDb(url, 1));
+      const first = await r.dev.load<{ db: { client: { pool?: object } } }>('db.ts');
+      expect((await post(r.base, { run, n: 1 })).ok).toBe(true);
+      const from = reports.length;
+      for (let version = 2; version <= 6; version++) {
+        await r.dev.edit('db.ts', cachedKnexDb(url, version));
+        await serving(r.dev, version);
+        expect((await post(r.base, { run, n: version })).ok).toBe(true);
+      }
+      const last = await r.dev.load<{ db: unknown }>('db.ts');
+      expect(last.db).toBe(first.db);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(first.db.client.pool).toBeDefined();
+      await settled();
+      const actions = released(from);
+      expect(actions).toContainEqual({ adapter: 'knex', name: 'knex', action: 'reused' });
+      expect(actions.filter((a) => a.action === 'closed')).toEqual([]);
+      await expectAllFound(run, [1, 2, 3, 4, 5, 6]);
+    } finally {
+      await cache._sqlTest?.knex?.destroy();
+      delete cache._sqlTest;
     }
   });
 

@@ -1,3 +1,4 @@
+import { knexAdapter } from './knex.ts';
 import { mongodbAdapter } from './mongodb.ts';
 import { mongooseAdapter } from './mongoose.ts';
 import { pgAdapter } from './pg.ts';
@@ -15,6 +16,7 @@ export const builtinAdapters = {
   typegoose: typegooseAdapter,
   typeorm: typeormAdapter,
   pg: pgAdapter,
+  knex: knexAdapter,
 } satisfies Record<string, () => Adapter>;
 
 export type BuiltinAdapterName = keyof typeof builtinAdapters;
