@@ -1,8 +1,12 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { onReport, settled, unload, type ReloadRecord } from '../dist/runtime/index.js';
 import { until } from './helpers/project.ts';
-import { foundIn, post, reloadUnderLoad, serving, startApp, stopApp, summary, Watcher, WORKERS, type Running } from './helpers/sql-load.ts';
+import { filesOpen, foundIn, post, reloadUnderLoad, serving, startApp, stopApp, summary, Watcher, WORKERS, type Running } from './helpers/sql-load.ts';
 
 // Module-scope SQL clients (pg `Pool` and `Client`, knex) reloaded 50 times each under a bounded
 // loopback insert load, against the real PostgreSQL of the global setup (test/setup/postgres.ts),
@@ -76,6 +80,17 @@ export const db = ((cache._sqlTest ??= {}).knex ??= knex({ client: 'pg', connect
 export async function insert(doc: { run: string; n: number }) {
   const [row] = await db('${TABLE}').insert(doc).returning('id');
   return row.id;
+}
+`;
+
+const sqliteDb = (file: string, version: number) => `import Database from 'better-sqlite3';
+
+export const version = ${version};
+export const db = new Database(${JSON.stringify(file)});
+const insertRow = db.prepare('INSERT INTO ${TABLE} (run, n) VALUES (?, ?)');
+
+export async function insert(doc: { run: string; n: number }) {
+  return insertRow.run(doc.run, doc.n).lastInsertRowid;
 }
 `;
 
@@ -169,6 +184,44 @@ describe('module-scope SQL clients on PostgreSQL', () => {
     expect(actions).toContainEqual({ adapter: 'knex', name: 'knex', action: 'closed' });
     // The pool's own pg connections are the pool's: the pg adapter reports none of them.
     expect(actions.filter((a) => a.adapter === 'pg')).toEqual([]);
+  });
+});
+
+const describeLinux = process.platform === 'linux' ? describe : describe.skip;
+
+describeLinux('module-scope SQLite databases', () => {
+  it('new Database(file) (better-sqlite3): 50 reloads under load keep one handle open and lose no insert', async () => {
+    const run = `sqlite-${Date.now()}`;
+    const dir = mkdtempSync(join(tmpdir(), 'orm-hmr-sqlite-'));
+    const file = join(dir, 'app.db');
+    const setup = new Database(file);
+    setup.exec(`CREATE TABLE ${TABLE} (id INTEGER PRIMARY KEY, run TEXT NOT NULL, n INTEGER NOT NULL)`);
+    setup.close();
+    try {
+      const r = await start('sqlite', sqliteDb(file, 1));
+      const from = reports.length;
+      const m = await reloadUnderLoad(r, (version) => sqliteDb(file, version), run, { connections: async () => filesOpen(file) }, RELOADS, 1);
+      console.log(summary('new Database(file)', m).replace('PostgreSQL connections', 'open handles'));
+
+      expect(m.failures).toEqual([]);
+      expect(m.acknowledged.length).toBeGreaterThan(RELOADS);
+      const check = new Database(file, { readonly: true });
+      const found = new Set(check.prepare(`SELECT n FROM ${TABLE} WHERE run = ?`).pluck().all(run) as number[]);
+      check.close();
+      expect(found.size).toBe(m.acknowledged.length);
+      expect(m.acknowledged.filter((n) => !found.has(n))).toEqual([]);
+      // A previous handle closes 100 ms after its file re-evaluated; reloads come every ~120 ms.
+      expect(m.max).toBeLessThanOrEqual(3);
+      expect(m.after).toBe(1);
+      expect(released(from)).toContainEqual({ adapter: 'better-sqlite3', name: 'Database', action: 'closed' });
+    } finally {
+      if (running) {
+        unload(running.project.path('db.ts'));
+        await stopApp(running);
+        running = undefined;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,3 +1,4 @@
+import { betterSqlite3Adapter } from './better-sqlite3.ts';
 import { knexAdapter } from './knex.ts';
 import { mongodbAdapter } from './mongodb.ts';
 import { mongooseAdapter } from './mongoose.ts';
@@ -17,6 +18,7 @@ export const builtinAdapters = {
   typeorm: typeormAdapter,
   pg: pgAdapter,
   knex: knexAdapter,
+  'better-sqlite3': betterSqlite3Adapter,
 } satisfies Record<string, () => Adapter>;
 
 export type BuiltinAdapterName = keyof typeof builtinAdapters;

@@ -1,4 +1,5 @@
 import { hookAssignment } from './assignment-hook.ts';
+import { dataValue, globalHolds } from './global-holds.ts';
 import { asPooled, ownerOf } from './pooled.ts';
 import { closeWhenQuiet } from './quiet-close.ts';
 import { patchMethod } from '../util/patch.ts';
@@ -108,31 +109,9 @@ export function knexAdapter(): Adapter {
   };
 }
 
-/**
- * Whether a global holds `client` or the `knex` function standing for it (`globalThis.db ??=
- * knex(config)`), directly or one level down in a plain object. global-cache's `heldByGlobal`
- * looks for objects; a knex instance is a function. Reads data properties only.
- */
+/** Whether a global holds `client` or the `knex` function standing for it (`globalThis.db ??= knex(config)`). */
 function heldByGlobal(client: KnexClient): boolean {
-  const holds = (candidate: unknown): boolean => {
-    if (candidate === client) return true;
-    if (typeof candidate !== 'function') return false;
-    const knexContext = data(candidate, 'context');
-    return !!knexContext && typeof knexContext === 'object' && data(knexContext, 'client') === client;
-  };
-  for (const key of Reflect.ownKeys(globalThis)) {
-    const held = data(globalThis, key);
-    if (holds(held)) return true;
-    if (held && typeof held === 'object' && Object.getPrototypeOf(held) === Object.prototype) {
-      for (const inner of Reflect.ownKeys(held)) if (holds(data(held, inner))) return true;
-    }
-  }
-  return false;
-}
-
-function data(target: object, key: PropertyKey): unknown {
-  const descriptor = Reflect.getOwnPropertyDescriptor(target, key);
-  return descriptor && 'value' in descriptor ? descriptor.value : undefined;
+  return globalHolds((candidate) => candidate === client || (typeof candidate === 'function' && dataValue(dataValue(candidate, 'context'), 'client') === client));
 }
 
 /** knex's `Client` class from `import knex from 'knex'`, `import * as ns from 'knex'` or `require('knex')`. */

@@ -1,3 +1,4 @@
+import { readdirSync, readlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
@@ -100,9 +101,10 @@ export interface Measured {
 
 /**
  * `reloads` edits of db.ts while `WORKERS` loops POST inserts (bounded in count and time, loopback
- * only), sampling pg_stat_activity every 25 ms from the first edit until the load stops.
+ * only), sampling `watcher`'s count (pg_stat_activity, or open files) every 25 ms from the first
+ * edit until the load stops.
  */
-export async function reloadUnderLoad({ dev, base }: Running, db: (version: number) => string, run: string, watcher: Watcher, reloads: number, settleTo: number): Promise<Measured> {
+export async function reloadUnderLoad({ dev, base }: Running, db: (version: number) => string, run: string, watcher: { connections(): Promise<number> }, reloads: number, settleTo: number): Promise<Measured> {
   const acknowledged: number[] = [];
   const failures: string[] = [];
   let next = 0;
@@ -170,4 +172,17 @@ export function summary(name: string, m: Measured): string {
   const sorted = [...m.reloadMs].sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)]!;
   return `${name}: PostgreSQL connections before ${m.before}, max ${m.max} (${m.samples} samples), after ${m.after}; ${m.acknowledged.length} inserts acknowledged, ${m.failures.length} failed; reload median ${median.toFixed(0)} ms, max ${sorted.at(-1)!.toFixed(0)} ms`;
+}
+
+/** This process's open file descriptors on `file` (Linux: /proc/self/fd), the SQLite version of a connection count. */
+export function filesOpen(file: string): number {
+  let count = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`) === file) count++;
+    } catch {
+      // Closed while we listed the folder.
+    }
+  }
+  return count;
 }
