@@ -94,6 +94,22 @@ export async function insert(doc: { run: string; n: number }) {
 }
 `;
 
+/** Drizzle over a pg Pool: Drizzle keeps no registry; the pool is the whole problem. */
+const drizzleDb = (url: string, version: number) => `import pg from 'pg';
+import { drizzle } from 'drizzle-orm/node-postgres';
+import { integer, pgTable, serial, text } from 'drizzle-orm/pg-core';
+
+export const version = ${version};
+const items = pgTable('${TABLE}', { id: serial('id').primaryKey(), run: text('run').notNull(), n: integer('n').notNull() });
+export const pool = new pg.Pool({ connectionString: ${JSON.stringify(url)}, max: ${POOL} });
+export const db = drizzle(pool);
+
+export async function insert(doc: { run: string; n: number }) {
+  const [row] = await db.insert(items).values(doc).returning({ id: items.id });
+  return row!.id;
+}
+`;
+
 let url: string;
 let watcher: Watcher;
 const reports: ReloadRecord[] = [];
@@ -166,6 +182,21 @@ describe('module-scope SQL clients on PostgreSQL', () => {
     expect(m.max).toBeLessThanOrEqual(1 + DRAIN);
     expect(m.after).toBe(1);
     expect(released(from)).toContainEqual({ adapter: 'pg', name: 'Client', action: 'closed' });
+  });
+
+  it('drizzle(pool) over pg: 50 reloads under load keep the connection count flat and lose no insert', async () => {
+    const run = `drizzle-${Date.now()}`;
+    const r = await start('drizzle', drizzleDb(url, 1));
+    const from = reports.length;
+    const m = await reloadUnderLoad(r, (version) => drizzleDb(url, version), run, watcher, RELOADS, POOL);
+    console.log(summary('drizzle(new pg.Pool)', m));
+
+    expect(m.failures).toEqual([]);
+    expect(m.acknowledged.length).toBeGreaterThan(RELOADS);
+    await expectAllFound(run, m.acknowledged);
+    expect(m.max).toBeLessThanOrEqual(POOL + DRAIN);
+    expect(m.after).toBeLessThanOrEqual(POOL);
+    expect(released(from)).toContainEqual({ adapter: 'pg', name: 'Pool', action: 'closed' });
   });
 
   it('knex(): 50 reloads under load destroy each previous pool once idle and lose no insert', async () => {
