@@ -241,8 +241,9 @@ describeLinux('module-scope SQLite databases', () => {
       check.close();
       expect(found.size).toBe(m.acknowledged.length);
       expect(m.acknowledged.filter((n) => !found.has(n))).toEqual([]);
-      // A previous handle closes 100 ms after its file re-evaluated; reloads come every ~120 ms.
-      expect(m.max).toBeLessThanOrEqual(3);
+      // A previous handle closes 100 ms after its file re-evaluated, and reloads come every ~150 ms:
+      // the live one and at most two or three previous ones still draining.
+      expect(m.max).toBeLessThanOrEqual(4);
       expect(m.after).toBe(1);
       expect(released(from)).toContainEqual({ adapter: 'better-sqlite3', name: 'Database', action: 'closed' });
     } finally {

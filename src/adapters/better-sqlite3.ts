@@ -1,3 +1,4 @@
+import { createdByLibrary } from './created-by.ts';
 import { dataValue, globalHolds } from './global-holds.ts';
 import { closeWhenQuiet } from './quiet-close.ts';
 import { builtin } from '../util/builtin.ts';
@@ -63,6 +64,8 @@ export function betterSqlite3Adapter(): Adapter {
       if (!Native || !addon) return;
       const wrapped = function Database(...args: unknown[]) {
         const db = Reflect.construct(Native, args, Native);
+        // TypeORM's database (its DataSource may be reused across reloads) is TypeORM's.
+        if (createdByLibrary(['better-sqlite3'])) return db;
         live.add(db);
         context?.register(entry(db));
         return db;

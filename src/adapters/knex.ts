@@ -1,4 +1,5 @@
 import { hookAssignment } from './assignment-hook.ts';
+import { createdByLibrary } from './created-by.ts';
 import { dataValue, globalHolds } from './global-holds.ts';
 import { asPooled, ownerOf } from './pooled.ts';
 import { closeWhenQuiet } from './quiet-close.ts';
@@ -38,6 +39,8 @@ export function knexAdapter(): Adapter {
     const client = instance as KnexClient;
     // No pool (`pool: { max: 0 }`, no connection): nothing to close.
     if (!client.pool || pools.has(client.pool)) return;
+    // MikroORM's knex is MikroORM's.
+    if (createdByLibrary(['knex'])) return;
     pools.add(client.pool);
     pooledConnections(client);
     live.add(client);

@@ -1,4 +1,5 @@
 import { hookAssignment } from './assignment-hook.ts';
+import { createdByLibrary } from './created-by.ts';
 import { heldByGlobal } from './global-cache.ts';
 import { asPooled, constructingPooled, ownerOf } from './pooled.ts';
 import { closeWhenQuiet } from './quiet-close.ts';
@@ -31,7 +32,8 @@ type Class = { prototype: object };
  * also under Drizzle's `drizzle(pool)`). When the file evaluates again, the previous one is ended
  * once it has no query in flight (a pool: no client checked out, no caller waiting; a client: an
  * empty query queue, no active query, no open transaction), unless a global took it back
- * (`globalThis.pool ??= new Pool()`). Clients a pool opens for itself are the pool's.
+ * (`globalThis.pool ??= new Pool()`). Clients a pool opens for itself are the pool's, and those a
+ * library creates (TypeORM's pool, Sequelize's and knex's clients) the library's.
  */
 export function pgAdapter(): Adapter {
   // Every pool and client seen and not ended yet.
@@ -44,6 +46,8 @@ export function pgAdapter(): Adapter {
   const entry = (value: PoolLike | ClientLike): Entry => ({ container: live, value, label: kinds.get(value), release: () => release(value) });
   const seen = (kind: 'Pool' | 'Client') => (instance: object) => {
     if (kind === 'Client' && constructingPooled()) return;
+    // TypeORM's pool, Sequelize's and knex's clients are theirs.
+    if (createdByLibrary(['pg', 'pg-pool'])) return;
     kinds.set(instance, kind);
     live.add(instance as PoolLike);
     context?.register(entry(instance as PoolLike));
