@@ -3,6 +3,7 @@ import { knexAdapter } from './knex.ts';
 import { mongodbAdapter } from './mongodb.ts';
 import { mongooseAdapter } from './mongoose.ts';
 import { pgAdapter } from './pg.ts';
+import { sequelizeAdapter } from './sequelize.ts';
 import { typegooseAdapter } from './typegoose.ts';
 import { typeormAdapter } from './typeorm.ts';
 import type { Adapter } from './types.ts';
@@ -19,6 +20,7 @@ export const builtinAdapters = {
   pg: pgAdapter,
   knex: knexAdapter,
   'better-sqlite3': betterSqlite3Adapter,
+  sequelize: sequelizeAdapter,
 } satisfies Record<string, () => Adapter>;
 
 export type BuiltinAdapterName = keyof typeof builtinAdapters;
