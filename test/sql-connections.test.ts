@@ -110,6 +110,20 @@ export async function insert(doc: { run: string; n: number }) {
 }
 `;
 
+/** Drizzle given a connection string: it creates the pg Pool itself, for this module. */
+const drizzleUrlDb = (url: string, version: number) => `import { drizzle } from 'drizzle-orm/node-postgres';
+import { integer, pgTable, serial, text } from 'drizzle-orm/pg-core';
+
+export const version = ${version};
+const items = pgTable('${TABLE}', { id: serial('id').primaryKey(), run: text('run').notNull(), n: integer('n').notNull() });
+export const db = drizzle({ connection: { connectionString: ${JSON.stringify(url)}, max: ${POOL} } });
+
+export async function insert(doc: { run: string; n: number }) {
+  const [row] = await db.insert(items).values(doc).returning({ id: items.id });
+  return row!.id;
+}
+`;
+
 let url: string;
 let watcher: Watcher;
 const reports: ReloadRecord[] = [];
@@ -193,6 +207,20 @@ describe('module-scope SQL clients on PostgreSQL', () => {
 
     expect(m.failures).toEqual([]);
     expect(m.acknowledged.length).toBeGreaterThan(RELOADS);
+    await expectAllFound(run, m.acknowledged);
+    expect(m.max).toBeLessThanOrEqual(POOL + DRAIN);
+    expect(m.after).toBeLessThanOrEqual(POOL);
+    expect(released(from)).toContainEqual({ adapter: 'pg', name: 'Pool', action: 'closed' });
+  });
+
+  it('drizzle(connection) without importing pg: 20 reloads under load end the pools Drizzle made', async () => {
+    const run = `drizzle-url-${Date.now()}`;
+    const r = await start('drizzle-url', drizzleUrlDb(url, 1));
+    const from = reports.length;
+    const m = await reloadUnderLoad(r, (version) => drizzleUrlDb(url, version), run, watcher, 20, POOL);
+    console.log(summary('drizzle({ connection })', m));
+
+    expect(m.failures).toEqual([]);
     await expectAllFound(run, m.acknowledged);
     expect(m.max).toBeLessThanOrEqual(POOL + DRAIN);
     expect(m.after).toBeLessThanOrEqual(POOL);

@@ -47,7 +47,8 @@ export function betterSqlite3Adapter(): Adapter {
 
   return {
     name: 'better-sqlite3',
-    packages: ['better-sqlite3'],
+    // `drizzle('app.db')` opens its database for the module that calls it.
+    packages: ['better-sqlite3', 'drizzle-orm'],
     reports: true,
 
     attach(namespace, _specifier, adapterContext) {
@@ -65,7 +66,7 @@ export function betterSqlite3Adapter(): Adapter {
       const wrapped = function Database(...args: unknown[]) {
         const db = Reflect.construct(Native, args, Native);
         // TypeORM's database (its DataSource may be reused across reloads) is TypeORM's.
-        if (createdByLibrary(['better-sqlite3'])) return db;
+        if (createdByLibrary(['better-sqlite3', 'drizzle-orm'])) return db;
         live.add(db);
         context?.register(entry(db));
         return db;

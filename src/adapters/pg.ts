@@ -46,8 +46,9 @@ export function pgAdapter(): Adapter {
   const entry = (value: PoolLike | ClientLike): Entry => ({ container: live, value, label: kinds.get(value), release: () => release(value) });
   const seen = (kind: 'Pool' | 'Client') => (instance: object) => {
     if (kind === 'Client' && constructingPooled()) return;
-    // TypeORM's pool, Sequelize's and knex's clients are theirs.
-    if (createdByLibrary(['pg', 'pg-pool'])) return;
+    // TypeORM's pool, Sequelize's and knex's clients are theirs; Drizzle's `drizzle(url)` makes its
+    // pool for the caller, like `new Pool()`.
+    if (createdByLibrary(['pg', 'pg-pool', 'drizzle-orm'])) return;
     kinds.set(instance, kind);
     live.add(instance as PoolLike);
     context?.register(entry(instance as PoolLike));
@@ -70,7 +71,8 @@ export function pgAdapter(): Adapter {
 
   return {
     name: 'pg',
-    packages: ['pg'],
+    // A module that only imports Drizzle may create a pool through it: `drizzle(process.env.DATABASE_URL)`.
+    packages: ['pg', 'drizzle-orm'],
     reports: true,
 
     attach(namespace, _specifier, adapterContext) {
