@@ -58,7 +58,7 @@ const sql = lastJson(execFileSync(process.execPath, [join(here, 'sql-connections
 const sqlRows = [
   ['without orm-hmr', sql.plain],
   ['with orm-hmr', sql['orm-hmr']],
-].map(([name, r]) => `| ${name} | ${r.before} | ${r.max} | ${r.after} | ${r.inserts} | ${r.failures} |`);
+].map(([name, r]) => `| ${name} | ${r.before} | ${r.max} | ${r.after} | ${r.insertsPerSecond} | ${r.failures} |`);
 process.stderr.write('trace (who holds it) at 50 and 200 MB...\n');
 const traces = [50, 200].map((mb) =>
   JSON.parse(execFileSync(process.execPath, ['--expose-gc', join(here, 'trace.js'), String(mb)], { encoding: 'utf8' }).trim().split('\n').at(-1)),
@@ -203,7 +203,7 @@ every 100 ms or so, Vite 8 \`ssrLoadModule\`) while ${sql.workers} loops insert 
 now, on a throwaway PostgreSQL (Debian's package). PostgreSQL counts the client connections
 itself (\`pg_stat_activity\`): before the first edit, the most seen after any edit, and after the last.
 
-| strategy | before | max | after ${sql.reloads} reloads | inserts | failed |
+| strategy | before | max | after ${sql.reloads} reloads | inserts per second while reloading | failed |
 | --- | --- | --- | --- | --- | --- |
 ${sqlRows.join('\n')}
 

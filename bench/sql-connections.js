@@ -54,6 +54,8 @@ async function measure(url, strategy) {
   while (inserts < 30) await sleep(10);
   const before = await count();
   let max = before;
+  const started = performance.now();
+  const insertsBefore = inserts;
   for (let version = 2; version <= reloads + 1; version++) {
     writeFileSync(file, db(url, version));
     server.moduleGraph.onFileChange(file); // what Vite's watcher does on a save
@@ -62,6 +64,8 @@ async function measure(url, strategy) {
     max = Math.max(max, await count());
   }
   const after50 = await count();
+  const ms = performance.now() - started;
+  const insertsDuring = inserts - insertsBefore;
   loading = false;
   await Promise.all(load);
   if (strategy === 'orm-hmr') await settled();
@@ -70,7 +74,7 @@ async function measure(url, strategy) {
   await watcher.end();
   await server.close();
   rmSync(root, { recursive: true, force: true });
-  return { before, max, after: after50, oneSecondLater: afterLoad, inserts, failures };
+  return { before, max, after: after50, oneSecondLater: afterLoad, inserts, failures, reloadsMs: Math.round(ms), insertsPerSecond: Math.round((insertsDuring / ms) * 1000) };
 }
 
 // Each strategy in a fresh process (the plain run's pools stay open until that process exits).
