@@ -56,6 +56,13 @@ const pauses = [50, 200].flatMap((heapMB) =>
     return lastJson(execFileSync(process.execPath, [join(here, 'pause.js'), String(heapMB), strategy], { encoding: 'utf8' }));
   }),
 );
+// SQL: PostgreSQL's own connection count after 50 reloads of a module creating a pg Pool (the
+// script starts its own PostgreSQL and runs each strategy in a child).
+const sql = lastJson(execFileSync(process.execPath, [join(here, 'sql-connections.js'), '50'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }));
+const sqlRows = [
+  ['without orm-hmr', sql.plain],
+  ['with orm-hmr', sql['orm-hmr']],
+].map(([name, r]) => `| ${name} | ${r.before} | ${r.max} | ${r.after} | ${r.insertsPerSecond} | ${r.failures} |`);
 process.stderr.write('trace (who holds it) at 50 and 200 MB...\n');
 const traces = [50, 200].map((mb) =>
   JSON.parse(execFileSync(process.execPath, ['--expose-gc', join(here, 'trace.js'), String(mb)], { encoding: 'utf8' }).trim().split('\n').at(-1)),
@@ -198,6 +205,17 @@ requests, then a pause): the reload at which the leak is named (\`leakAfter\` 3)
 | heap | longest wait without orm-hmr | with orm-hmr | how the reloads were measured | leak named at reload | at most 20 ms more |
 | --- | --- | --- | --- | --- | --- |
 ${pauseRows.join('\n')}
+
+## Connections: PostgreSQL connections after ${sql.reloads} reloads, without and with orm-hmr
+
+A module creating \`new pg.Pool({ max: ${sql.pool} })\` at its top level, edited ${sql.reloads} times (one save
+every 100 ms or so, Vite 8 \`ssrLoadModule\`) while ${sql.workers} loops insert through whatever it exports
+now, on a throwaway PostgreSQL (Debian's package). PostgreSQL counts the client connections
+itself (\`pg_stat_activity\`): before the first edit, the most seen after any edit, and after the last.
+
+| strategy | before | max | after ${sql.reloads} reloads | inserts per second while reloading | failed |
+| --- | --- | --- | --- | --- | --- |
+${sqlRows.join('\n')}
 
 ## Who holds it: one retainer path trace
 

@@ -1,5 +1,9 @@
+import { betterSqlite3Adapter } from './better-sqlite3.ts';
+import { knexAdapter } from './knex.ts';
 import { mongodbAdapter } from './mongodb.ts';
 import { mongooseAdapter } from './mongoose.ts';
+import { pgAdapter } from './pg.ts';
+import { sequelizeAdapter } from './sequelize.ts';
 import { typegooseAdapter } from './typegoose.ts';
 import { typeormAdapter } from './typeorm.ts';
 import type { Adapter } from './types.ts';
@@ -13,6 +17,10 @@ export const builtinAdapters = {
   mongodb: mongodbAdapter,
   typegoose: typegooseAdapter,
   typeorm: typeormAdapter,
+  pg: pgAdapter,
+  knex: knexAdapter,
+  'better-sqlite3': betterSqlite3Adapter,
+  sequelize: sequelizeAdapter,
 } satisfies Record<string, () => Adapter>;
 
 export type BuiltinAdapterName = keyof typeof builtinAdapters;

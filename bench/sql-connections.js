@@ -1,0 +1,104 @@
+// PostgreSQL connections after 50 reloads, without and with orm-hmr: a module creating a pg Pool
+// (max 5) at its top level, edited 50 times while 3 loops insert through it, on a throwaway
+// PostgreSQL (Debian's package, db/postgres.js). PostgreSQL counts the connections itself
+// (pg_stat_activity). Prints one JSON line: { reloads, pool, plain: {...}, 'orm-hmr': {...} }.
+// Alone: `npm run build && node bench/sql-connections.js [reloads]`; each strategy runs in a child.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { startPostgres } from '../db/postgres.js';
+import { ormHmr } from '../dist/vite/index.js';
+import { settled } from '../dist/runtime/index.js';
+import { benchProject, benchServer } from './dev-server.js';
+
+const reloads = Number(process.argv[2] ?? 50);
+const POOL = 5;
+const WORKERS = 3;
+
+const db = (url, version) => `import pg from 'pg';
+export const version = ${version};
+export const pool = new pg.Pool({ connectionString: ${JSON.stringify(url)}, max: ${POOL} });
+export async function insert(n) {
+  await pool.query('INSERT INTO bench_items (n) VALUES ($1)', [n]);
+}
+`;
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function measure(url, strategy) {
+  const root = benchProject(`sql-${strategy}`);
+  const file = join(root, 'db.ts');
+  writeFileSync(file, db(url, 1));
+  const server = await benchServer(root, strategy === 'orm-hmr' ? [ormHmr({ memoryLine: false })] : []);
+  const watcher = new pg.Client({ connectionString: url, application_name: 'bench-watcher' });
+  await watcher.connect();
+  const count = async () =>
+    (await watcher.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()")).rows[0].n;
+  let loading = true;
+  let inserts = 0;
+  let failures = 0;
+  let n = 0;
+  const worker = async () => {
+    while (loading) {
+      try {
+        await (await server.ssrLoadModule(file)).insert(++n);
+        inserts++;
+      } catch {
+        failures++;
+        await sleep(10);
+      }
+    }
+  };
+  const load = Array.from({ length: WORKERS }, worker);
+  while (inserts < 30) await sleep(10);
+  const before = await count();
+  let max = before;
+  const started = performance.now();
+  const insertsBefore = inserts;
+  for (let version = 2; version <= reloads + 1; version++) {
+    writeFileSync(file, db(url, version));
+    server.moduleGraph.onFileChange(file); // what Vite's watcher does on a save
+    while ((await server.ssrLoadModule(file)).version !== version) await sleep(5);
+    await sleep(100); // a person saves no faster; the load keeps running
+    max = Math.max(max, await count());
+  }
+  const after50 = await count();
+  const ms = performance.now() - started;
+  const insertsDuring = inserts - insertsBefore;
+  loading = false;
+  await Promise.all(load);
+  if (strategy === 'orm-hmr') await settled();
+  await sleep(1_000);
+  const afterLoad = await count();
+  await watcher.end();
+  await server.close();
+  rmSync(root, { recursive: true, force: true });
+  return { before, max, after: after50, oneSecondLater: afterLoad, inserts, failures, reloadsMs: Math.round(ms), insertsPerSecond: Math.round((insertsDuring / ms) * 1000) };
+}
+
+// Each strategy in a fresh process (the plain run's pools stay open until that process exits).
+if (process.argv[3] === '--child') {
+  const [, , , , strategy, url] = process.argv;
+  console.log(JSON.stringify(await measure(url, strategy)));
+  process.exit(0);
+}
+const base = join(import.meta.dirname, '.tmp');
+mkdirSync(base, { recursive: true });
+const postgres = await startPostgres({ base, database: 'orm_hmr_bench', maxConnections: 400 });
+try {
+  const setup = new pg.Client(postgres.url);
+  await setup.connect();
+  await setup.query('CREATE TABLE bench_items (id serial PRIMARY KEY, n int NOT NULL)');
+  await setup.end();
+  const child = (strategy) => {
+    process.stderr.write(`sql connections: ${strategy}, ${reloads} reloads...\n`);
+    const out = execFileSync(process.execPath, [import.meta.filename, String(reloads), '--child', strategy, postgres.url], { encoding: 'utf8' });
+    return JSON.parse(out.trim().split('\n').at(-1));
+  };
+  const plain = child('plain');
+  const withOrmHmr = child('orm-hmr');
+  console.log(JSON.stringify({ reloads, pool: POOL, workers: WORKERS, plain, 'orm-hmr': withOrmHmr }));
+} finally {
+  postgres.stop();
+}
