@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { QUIET_MS } from '../dist/ledger/measure.js';
 import { configure, enter, onReport } from '../dist/runtime/index.js';
 import type { ReloadRecord } from '../src/ledger/report.ts';
 
@@ -64,9 +65,9 @@ it('forces one once nothing was served for a moment, and counts one generation',
   await (await fetch(url)).text();
   reload(id);
   const measured = await record;
-  // Forced only after 200 ms without a request (or V8 collected first).
+  // Forced only after QUIET_MS without a request (or V8 collected first).
   expect(['forced', 'v8']).toContain(measured.gcBy);
-  if (measured.gcBy === 'forced') expect(performance.now() - started).toBeGreaterThanOrEqual(200);
+  if (measured.gcBy === 'forced') expect(performance.now() - started).toBeGreaterThanOrEqual(QUIET_MS);
   expect(measured.gc).toBe(true);
   expect(measured.alive.Measured).toBe(1);
 });

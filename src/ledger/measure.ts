@@ -23,11 +23,11 @@ export interface MeasureOptions {
 }
 
 /** How long the server must have served nothing before we pause it for a GC, ms. */
-export const QUIET_MS = 200;
+export const QUIET_MS = 50;
 /** How often we look, ms. */
 const POLL_MS = 50;
 /** How long a busy server waits for its line, ms. */
-export const PATIENCE_MS = 5_000;
+export const PATIENCE_MS = 30_000;
 /** How long after the last evaluation V8's own GC must come to count on a busy server, ms. */
 const SETTLE_MS = 1_000;
 
