@@ -155,16 +155,12 @@ export class Ledger {
   /** Measures and reports the batch that just settled. Runs off any request's path (a timer). */
   async #flush(now: boolean): Promise<ReloadRecord | undefined> {
     const previous = await this.#flushing;
-    const batch = this.#batch;
-    this.#batch = new ReloadBatch();
-    // This flush measures every evaluation so far, including those whose timer has not fired yet.
-    if (this.#timer) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
     // A timer that fired while the previous flush waited: that flush took this batch's evaluations.
-    if (batch.files.size === 0) return previous;
-    if (!batch.isReload) return undefined;
+    if (this.#batch.files.size === 0) return previous;
+    if (!this.#batch.isReload) {
+      this.#takeBatch();
+      return undefined;
+    }
     const options = this.#options();
     this.#beforeMeasure();
     const count = () => ({ models: this.generations.count(), files: this.scopes.count() });
@@ -196,6 +192,8 @@ export class Ledger {
       },
     });
     this.#hurry = undefined;
+    // The evaluations that came while we waited are in these counts: they are this record's too.
+    const batch = this.#takeBatch();
     alive = count();
     const sideEffects = this.sideEffects.count();
     const memory = process.memoryUsage();
@@ -259,6 +257,17 @@ export class Ledger {
     }
     for (const listener of this.#listeners) listener(record);
     return record;
+  }
+
+  /** The batch so far, for a record; the next evaluation starts a new one. Its timer is moot. */
+  #takeBatch(): ReloadBatch {
+    const batch = this.#batch;
+    this.#batch = new ReloadBatch();
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    return batch;
   }
 
   /** Old generations that outlived a dev server restart are held by something outside us: say so, once. */
