@@ -198,7 +198,7 @@ A process whose heap is padded to 50 or 200 MB of small long-lived objects, a Vi
 serving the app over HTTP, polled every 20 ms by a client in the same process (a GC pause stops
 both): 10 reloads of a clean model, each followed by 1.5 s of polling; the longest request wait,
 leaving out the request that runs the reload. orm-hmr never forces a GC while requests come in: it
-counts after V8's own next major GC, or forces one once the server has had no request for 50 ms,
+counts after V8's own next major GC, or forces one once the server has had no request for 200 ms,
 or (busy without a break for 30 s) reports without one. Then a leaky model, edited as a person works (three
 requests, then a pause): the reload at which the leak is named (\`leakAfter\` 3).
 

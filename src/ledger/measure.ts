@@ -23,7 +23,7 @@ export interface MeasureOptions {
 }
 
 /** How long the server must have served nothing before we pause it for a GC, ms. */
-export const QUIET_MS = 50;
+export const QUIET_MS = 200;
 /** How often we look, ms. */
 const POLL_MS = 50;
 /** How long a busy server waits for its line, ms. */
