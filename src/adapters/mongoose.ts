@@ -212,7 +212,32 @@ function isModel(value: unknown): value is ModelLike {
 /** A slot the call changed to `value`: the call registered it. */
 function reportSlot(report: Report, container: Record<string, unknown>, key: string, before: unknown, value: unknown, track: boolean, labelled = true): void {
   if (value === undefined || container[key] !== value || before === value) return;
+  if (track) noteCollectionUser(value as ModelLike);
   report({ container, key, value, ...(labelled && { label: key }), ...(track && { track: true }) });
+}
+
+/**
+ * The names of the models that used each cached collection, as the hooks saw them register: a
+ * collection's removal checks those few, not every model of the connection (a file's cost must not
+ * grow with the app). Names, not models: this must not keep an old generation alive.
+ */
+const collectionUsers = new WeakMap<CollectionLike, Set<string>>();
+
+function noteCollectionUser(model: ModelLike): void {
+  const collection = model.collection;
+  if (!collection) return;
+  let users = collectionUsers.get(collection);
+  if (!users) collectionUsers.set(collection, (users = new Set()));
+  users.add(model.modelName);
+}
+
+/** Whether a model registered on `connection` now still uses `collection`. */
+function collectionInUse(connection: ConnectionLike, collection: CollectionLike): boolean {
+  const users = collectionUsers.get(collection);
+  // Models the hooks never saw (registered before orm-hmr attached): look at them all.
+  if (!users) return Object.values(connection.models).some((model) => model.collection === collection);
+  for (const name of users) if (connection.models[name]?.collection === collection) return true;
+  return false;
 }
 
 /** Before the first connect, each model's init waits in `_queue` and holds the model. */
@@ -315,7 +340,7 @@ class CollectionEntry implements Entry {
 
   remove(): () => void {
     const { connection, key: name, value: collection } = this;
-    const inUse = Object.values(connection.models).some((model) => model.collection === collection);
+    const inUse = collectionInUse(connection, collection);
     if (inUse || collection.buffer !== false || (collection.queue?.length ?? 0) > 0 || connection.collections[name] !== collection) {
       return () => {};
     }
