@@ -1,5 +1,5 @@
 import { createdByLibrary } from './created-by.ts';
-import { dataValue, globalHolds } from './global-holds.ts';
+import { dataValue, globalHolds } from './global-cache.ts';
 import { closeWhenQuiet } from './quiet-close.ts';
 import { builtin } from '../util/builtin.ts';
 import type { Adapter, AdapterContext, Entry } from './types.ts';

@@ -10,12 +10,19 @@ export type Aliases = WeakMap<object, object>;
 
 /**
  * Whether a global property holds `value`, directly, as a promise recorded in `aliases`, or one
- * level down in a plain object. Reads data properties only: a getter on globalThis may have side
- * effects (Node's lazy globals load modules on first read).
+ * level down in a plain object.
  */
 export function heldByGlobal(value: object, aliases?: Aliases): boolean {
-  const holds = (candidate: unknown): boolean =>
-    candidate === value || (typeof candidate === 'object' && candidate !== null && aliases?.get(candidate) === value);
+  return globalHolds((candidate) => candidate === value || (typeof candidate === 'object' && candidate !== null && aliases?.get(candidate) === value));
+}
+
+/**
+ * Whether `holds` says yes to a global, or to a value one level down in a plain object
+ * (`globalThis.cache = { db }`): also for clients a global holds through a wrapper (a `knex`
+ * function holds its client, a better-sqlite3 `Database` its native handle). Reads data properties
+ * only: a getter on globalThis may have side effects (Node's lazy globals load modules on first read).
+ */
+export function globalHolds(holds: (candidate: unknown) => boolean): boolean {
   for (const key of Reflect.ownKeys(globalThis)) {
     const held = dataValue(globalThis, key);
     if (holds(held)) return true;
@@ -25,7 +32,8 @@ export function heldByGlobal(value: object, aliases?: Aliases): boolean {
   return false;
 }
 
-function dataValue(target: object, key: PropertyKey): unknown {
+export function dataValue(target: unknown, key: PropertyKey): unknown {
+  if ((typeof target !== 'object' && typeof target !== 'function') || target === null) return undefined;
   const descriptor = Reflect.getOwnPropertyDescriptor(target, key);
   return descriptor && 'value' in descriptor ? descriptor.value : undefined;
 }

@@ -30,6 +30,10 @@ export interface IdleOptions {
 
 const POLL_MS = 20;
 
+/** How long an old client must have started nothing before we close it, and how long we wait at most (MongoDB and SQL alike). */
+export const CLOSE_QUIET_MS = 100;
+export const CLOSE_MAX_MS = 30_000;
+
 /**
  * Operations in flight on `client`: every operation runs inside a session (an implicit one when
  * the caller gave none) from before server selection until its result is in, and a cursor keeps

@@ -1,6 +1,6 @@
 import { hookAssignment } from './assignment-hook.ts';
 import { createdByLibrary } from './created-by.ts';
-import { dataValue, globalHolds } from './global-holds.ts';
+import { dataValue, globalHolds } from './global-cache.ts';
 import { asPooled, ownerOf } from './pooled.ts';
 import { closeWhenQuiet } from './quiet-close.ts';
 import { patchMethod } from '../util/patch.ts';

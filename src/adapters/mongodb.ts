@@ -1,5 +1,5 @@
 import { heldByGlobal, type Aliases } from './global-cache.ts';
-import { closeWhenIdle, type ClientLike } from './idle.ts';
+import { CLOSE_MAX_MS, CLOSE_QUIET_MS, closeWhenIdle, type ClientLike } from './idle.ts';
 import { patchMethod } from '../util/patch.ts';
 import type { Adapter, AdapterContext, Entry } from './types.ts';
 
@@ -16,9 +16,6 @@ interface MongoClientClass {
   };
 }
 
-/** How long an old client must have started nothing before we close it, and how long we wait at most. */
-export const CLOSE_QUIET_MS = 100;
-export const CLOSE_MAX_MS = 30_000;
 
 /** `driverInfo.name` of the clients ORMs create for themselves. */
 const ORM_CLIENTS = new Set(['Mongoose', 'TypeORM']);

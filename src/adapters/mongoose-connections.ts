@@ -1,6 +1,5 @@
 import { heldByGlobal } from './global-cache.ts';
-import { closeWhenIdle, whenIdle, type ClientLike } from './idle.ts';
-import { CLOSE_MAX_MS, CLOSE_QUIET_MS } from './mongodb.ts';
+import { CLOSE_MAX_MS, CLOSE_QUIET_MS, closeWhenIdle, whenIdle, type ClientLike } from './idle.ts';
 import { safeTarget } from './safe-uri.ts';
 import { patchMethod } from '../util/patch.ts';
 import type { AdapterContext, Entry } from './types.ts';
