@@ -2,7 +2,8 @@ import { createServer, type Server } from 'node:http';
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { QUIET_MS } from '../dist/ledger/measure.js';
-import { configure, enter, onReport } from '../dist/runtime/index.js';
+import { configure, enter, onReport, settled } from '../dist/runtime/index.js';
+import { until } from './helpers/project.ts';
 import type { ReloadRecord } from '../src/ledger/report.ts';
 
 // When the ledger counts generations: a forced full GC stops the world, so it is never forced
@@ -70,4 +71,36 @@ it('forces one once nothing was served for a moment, and counts one generation',
   if (measured.gcBy === 'forced') expect(performance.now() - started).toBeGreaterThanOrEqual(QUIET_MS);
   expect(measured.gc).toBe(true);
   expect(measured.alive.Measured).toBe(1);
+});
+
+it('gives each batch its own line on a busy server: a reload that begins ends the previous one’s wait', async () => {
+  const id = '/app/models/measured.ts';
+  const records: ReloadRecord[] = [];
+  const off = onReport((record) => records.push(record));
+  let polling = true;
+  // A page polled every 10 ms: never quiet, so no forced GC; saves 150 ms apart (settleMs is 20).
+  const poll = (async () => {
+    while (polling) {
+      await (await fetch(url)).text();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  })();
+  for (let save = 0; save < 4; save++) {
+    reload(id);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+  }
+  // The first three were each ended by the next save, long before the 30 s a busy server waits.
+  await until(() => records.length >= 3);
+  polling = false;
+  await poll;
+  const last = await settled();
+  off();
+  expect(records.slice(0, 3).map((r) => r.files)).toEqual([[id], [id], [id]]);
+  // Never paused for: counted after V8's own GC if one came in time, else reported without counts after GC.
+  for (const record of records.slice(0, 3)) {
+    expect(record.gcBy).not.toBe('forced');
+    if (!record.gc) expect(record.verdict).toBe('unknown');
+  }
+  // The last one is measured (counted after a GC) once asked, or once the page stopped.
+  expect(last?.gc ?? records.at(-1)!.gc).toBe(true);
 });

@@ -49,6 +49,8 @@ export class Ledger {
   #changedAt = 0;
   /** While a measurement waits for the server to be idle: makes it measure now. */
   #hurry: (() => void) | undefined;
+  /** While a measurement waits: a newer reload began, it reports without waiting any longer. */
+  #supersede: (() => void) | undefined;
 
   constructor(options: () => RuntimeOptions, evaluating: Evaluating, beforeMeasure: () => void) {
     this.#options = options;
@@ -99,12 +101,14 @@ export class Ledger {
 
   evaluated(file: string, purged: { adapter: string; label?: string; track?: boolean }[], ms: number, isReload: boolean, edited = true): void {
     this.#changedAt = performance.now();
+    this.#supersede?.();
     this.#batch.evaluated(file, purged, ms, isReload, edited);
     this.#schedule();
   }
 
   failed(file: string, ms: number): void {
     this.#changedAt = performance.now();
+    this.#supersede?.();
     this.#batch.failedOn(file, ms);
     this.#schedule();
   }
@@ -157,10 +161,10 @@ export class Ledger {
     const previous = await this.#flushing;
     // A timer that fired while the previous flush waited: that flush took this batch's evaluations.
     if (this.#batch.files.size === 0) return previous;
-    if (!this.#batch.isReload) {
-      this.#takeBatch();
-      return undefined;
-    }
+    // One record per batch (README: files re-evaluated within settleMs share a line); evaluations
+    // from now on are the next batch's, and end this one's wait for a quiet moment.
+    const batch = this.#takeBatch();
+    if (!batch.isReload) return undefined;
     const options = this.#options();
     this.#beforeMeasure();
     const count = () => ({ models: this.generations.count(), files: this.scopes.count() });
@@ -170,12 +174,17 @@ export class Ledger {
     // model and file is down to one, or when a round changed nothing (something holds them; say
     // so, don't keep blocking the event loop).
     let hurried = now;
+    let superseded = false;
     let gcRound = 0;
-    const hurry = new Promise<void>((resolve) => (this.#hurry = () => ((hurried = true), resolve())));
+    const woken = new Promise<void>((resolve) => {
+      this.#hurry = () => ((hurried = true), resolve());
+      this.#supersede = () => ((superseded = true), resolve());
+    });
     const measured = await measureWhenQuiet(this.#activity, {
       enabled: options.gc,
       now: () => hurried,
-      hurried: hurry,
+      superseded: () => superseded,
+      woken,
       settled: () => {
         const previous = JSON.stringify(alive);
         alive = count();
@@ -192,8 +201,7 @@ export class Ledger {
       },
     });
     this.#hurry = undefined;
-    // The evaluations that came while we waited are in these counts: they are this record's too.
-    const batch = this.#takeBatch();
+    this.#supersede = undefined;
     alive = count();
     const sideEffects = this.sideEffects.count();
     const memory = process.memoryUsage();

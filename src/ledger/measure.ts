@@ -12,8 +12,10 @@ export interface MeasureOptions {
   enabled: boolean;
   /** Force it now (`settled()`: a tool or test asked for the record); may turn true while waiting. */
   now: () => boolean;
-  /** Resolves when `now` turned true, to stop waiting at once. */
-  hurried: Promise<void>;
+  /** A newer reload began while this one waited: report it now, without counts after GC. */
+  superseded: () => boolean;
+  /** Resolves when `now` or `superseded` turned true, to stop waiting at once. */
+  woken: Promise<void>;
   /** Between forced GC rounds: whether another round is useless (every count at one, or none changed). */
   settled: () => boolean;
   /** Whether every model and file is down to one generation (counts the live WeakRefs). */
@@ -37,7 +39,8 @@ const SETTLE_MS = 1_000;
  * count after V8's own next major GC when it leaves every model and file at one generation, or
  * force one once the server has served nothing for QUIET_MS. A server busy for PATIENCE_MS gets
  * the counts after V8's own major GC if one came at least SETTLE_MS after the last evaluation, and
- * otherwise its line without counts after GC (the line says so): never a pause.
+ * otherwise its line without counts after GC (the line says so): never a pause. A reload that
+ * begins meanwhile ends the wait the same way, so every batch gets its line while it matters.
  */
 export async function measureWhenQuiet(activity: Activity, options: MeasureOptions): Promise<Measurement> {
   if (!options.enabled) return { ...(await collectGarbage(options.settled, 0, false)), by: 'none' };
@@ -46,8 +49,10 @@ export async function measureWhenQuiet(activity: Activity, options: MeasureOptio
   for (;;) {
     if (options.now()) return { ...(await collectGarbage(options.settled, 4, true)), by: 'forced' };
     // Unref'd: a process with nothing else to do may end while we wait.
-    await Promise.race([sleep(POLL_MS, undefined, { ref: false }), options.hurried]);
+    await Promise.race([sleep(POLL_MS, undefined, { ref: false }), options.woken]);
     if (options.now()) continue;
+    // Its counts would now include the newer reload's half-done work: that reload gets measured instead.
+    if (options.superseded()) return { collected: false, gcMs: 0, rounds: 0, by: 'none' };
     const since = Math.max(started, options.changedAt());
     const byV8 = activity.majorGcSince(since);
     // Healthy: V8 collected the old generations by itself; nothing to force.
