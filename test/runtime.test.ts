@@ -270,7 +270,8 @@ describe('side effects', () => {
     expect(waits).toHaveLength(1);
     expect(runtime.sideEffects.count().filter((effect: { file: string }) => effect.file === relative('outer.ts'))).toEqual([]);
     waits.forEach(clearInterval);
-    // Node's own functions are back once no module body runs.
+    // Node's own functions are back once no module body runs, when the job that ran them ends.
+    await new Promise((resolve) => setImmediate(resolve));
     expect(setInterval.name).toBe('setInterval');
     expect(globalThis.setInterval).toBe((await import('node:timers')).setInterval);
     timers.forEach(clearInterval);

@@ -1,4 +1,5 @@
 import { connectionTracker, type ConnectionLike as OpenableConnection } from './mongoose-connections.ts';
+import { QueuedInit, compactQueues, isQueueElement, isSkipped } from './mongoose-queue.ts';
 import { debug } from '../runtime/log.ts';
 import { patchMethod } from '../util/patch.ts';
 import type { Adapter, AdapterContext, Entry } from './types.ts';
@@ -76,7 +77,10 @@ export function mongooseAdapter(): Adapter {
       if (adapterContext) reportOverwrites(mongoose, adapterContext, watchedErrors);
     },
 
-    attached: () => [...instances].some((ref) => ref.deref() !== undefined),
+    attached() {
+      for (const ref of instances) if (ref.deref() !== undefined) return true;
+      return false;
+    },
 
     detach() {
       for (const restore of restores.splice(0)) restore();
@@ -117,6 +121,7 @@ export function mongooseAdapter(): Adapter {
           opts.schemaUserProvidedOptions = { ...options };
         }
       }
+      compactQueues();
       for (const ref of instances) {
         const mongoose = ref.deref();
         if (mongoose && dropClosedConnections(mongoose) > 0) context?.released('connection', 'dropped');
@@ -245,7 +250,7 @@ function reportQueued(report: Report, connection: ConnectionLike | undefined, ca
   const queue = connection?._queue;
   const length = queue?.length ?? 0;
   const result = call();
-  if (queue && connection._queue === queue) for (let i = length; i < queue.length; i++) report({ container: queue, value: queue[i] });
+  if (queue && connection._queue === queue) for (let i = length; i < queue.length; i++) report(queuedEntry(queue, queue[i]));
   return result;
 }
 
@@ -298,8 +303,12 @@ function addConnection(out: Entry[], connection: ConnectionLike, seenConnections
   if (plugins) for (const plugin of plugins) out.push(pluginEntry(plugins, plugin, (plugin as unknown[])[0]));
   // Before the first connect, each model's init waits in `_queue` and holds the model.
   const queue = connection._queue;
-  if (queue) for (const waiting of queue) out.push({ container: queue, value: waiting });
+  if (queue) for (const waiting of queue) if (!isSkipped(waiting)) out.push(queuedEntry(queue, waiting));
   for (const other of connection.otherDbs ?? []) addConnection(out, other, seenConnections, seenModels);
+}
+
+function queuedEntry(queue: unknown[], element: unknown): Entry {
+  return isQueueElement(element) ? new QueuedInit(queue, element) : { container: queue, value: element };
 }
 
 function addModels(out: Entry[], models: Record<string, ModelLike>): void {

@@ -88,6 +88,7 @@ export function typeormAdapter(): Adapter {
 
     // New entity classes: live DataSources that list the previous ones switch to them.
     committed(entries) {
+      if (entries.length === 0) return;
       const storage = currentStorage();
       if (!storage) return;
       const successors = new Map<string, unknown>();

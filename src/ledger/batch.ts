@@ -13,6 +13,8 @@ export class ReloadBatch {
   purgeMs = 0;
   /** False while the batch holds only first evaluations (start-up), which are not reloads. */
   isReload = false;
+  /** When its last evaluation was settleMs old and the batch was closed (performance.now() time). */
+  settledAt = 0;
 
   evaluated(file: string, purged: { adapter: string; label?: string; track?: boolean }[], ms: number, isReload: boolean, edited = true): void {
     this.files.add(file);

@@ -35,14 +35,18 @@ export class GenerationCounter {
   /** Live generations per label, dropping labels with none left; only those of dev server `server` on, if given. */
   count(server = 0): Record<string, number> {
     const alive: Record<string, number> = {};
+    // In place, without a new array per label: a batch counts every model of the app, several times.
     for (const [label, list] of this.#byLabel) {
-      const live = list.filter((tracked) => tracked.ref.deref() !== undefined);
-      if (live.length === 0) this.#byLabel.delete(label);
-      else {
-        this.#byLabel.set(label, live);
-        const counted = server > 0 ? live.filter((tracked) => tracked.server >= server).length : live.length;
-        if (counted > 0) alive[label] = counted;
+      let live = 0;
+      let counted = 0;
+      for (const tracked of list) {
+        if (tracked.ref.deref() === undefined) continue;
+        list[live++] = tracked;
+        if (tracked.server >= server) counted++;
       }
+      list.length = live;
+      if (live === 0) this.#byLabel.delete(label);
+      else if (counted > 0) alive[label] = counted;
     }
     return alive;
   }

@@ -36,6 +36,8 @@ export class Ledger {
   #detector: LeakDetector;
   #batch = new ReloadBatch();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the batch's quiet time ends (performance.now() time). */
+  #dueAt = 0;
   #reloads = 0;
   /** Dev servers started in this process (a config change restarts Vite's server in place). */
   #servers = 1;
@@ -47,10 +49,11 @@ export class Ledger {
   #flushing: Promise<ReloadRecord | undefined> = Promise.resolve(undefined);
   /** When a module last evaluated (performance.now() time). */
   #changedAt = 0;
-  /** While a measurement waits for the server to be idle: makes it measure now. */
+  /** While a measurement waits for the server to be idle: wakes it (to measure now, see #hurriedThrough). */
   #hurry: (() => void) | undefined;
-  /** While a measurement waits: a newer reload began, it reports without waiting any longer. */
-  #supersede: (() => void) | undefined;
+  /** Batches taken for a record so far, and the last of them that `settled()` asked to measure now. */
+  #batches = 0;
+  #hurriedThrough = 0;
 
   constructor(options: () => RuntimeOptions, evaluating: Evaluating, beforeMeasure: () => void) {
     this.#options = options;
@@ -101,14 +104,14 @@ export class Ledger {
 
   evaluated(file: string, purged: { adapter: string; label?: string; track?: boolean }[], ms: number, isReload: boolean, edited = true): void {
     this.#changedAt = performance.now();
-    this.#supersede?.();
+    // From the app's first evaluation: by its first reload, requests already in flight are known.
+    this.#activity.start();
     this.#batch.evaluated(file, purged, ms, isReload, edited);
     this.#schedule();
   }
 
   failed(file: string, ms: number): void {
     this.#changedAt = performance.now();
-    this.#supersede?.();
     this.#batch.failedOn(file, ms);
     this.#schedule();
   }
@@ -122,12 +125,14 @@ export class Ledger {
    * measuring now: without waiting for the quiet period or for the server to be idle.
    */
   async settled(): Promise<ReloadRecord | undefined> {
-    this.#hurry?.();
     if (this.#timer) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
-      this.#flushing = this.#flush(true);
+      this.#flushing = this.#flush(this.#takeBatch());
     }
+    // Every batch queued so far measures now, the one waiting included.
+    this.#hurriedThrough = this.#batches;
+    this.#hurry?.();
     return this.#flushing;
   }
 
@@ -147,23 +152,28 @@ export class Ledger {
     });
   }
 
+  /** The batch ends settleMs after its last evaluation: one timer, pushed back by reading #dueAt when it fires (not re-armed per evaluation). */
   #schedule(): void {
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#dueAt = performance.now() + this.#options().settleMs;
+    if (!this.#timer) this.#arm(this.#options().settleMs);
+  }
+
+  #arm(ms: number): void {
     this.#timer = setTimeout(() => {
+      const wait = this.#dueAt - performance.now();
+      if (wait >= 1) return this.#arm(wait);
       this.#timer = undefined;
-      this.#flushing = this.#flush(false);
-    }, this.#options().settleMs);
+      this.#flushing = this.#flush(this.#takeBatch());
+    }, ms);
     this.#timer.unref?.();
   }
 
   /** Measures and reports the batch that just settled. Runs off any request's path (a timer). */
-  async #flush(now: boolean): Promise<ReloadRecord | undefined> {
-    const previous = await this.#flushing;
-    // A timer that fired while the previous flush waited: that flush took this batch's evaluations.
-    if (this.#batch.files.size === 0) return previous;
-    // One record per batch (README: files re-evaluated within settleMs share a line); evaluations
-    // from now on are the next batch's, and end this one's wait for a quiet moment.
-    const batch = this.#takeBatch();
+  async #flush(batch: ReloadBatch): Promise<ReloadRecord | undefined> {
+    // One record per batch (README: files re-evaluated within settleMs share a line), in order;
+    // a batch that settles while an earlier one waits for a quiet moment queues behind it.
+    const sequence = ++this.#batches;
+    await this.#flushing;
     if (!batch.isReload) return undefined;
     const options = this.#options();
     this.#beforeMeasure();
@@ -173,18 +183,13 @@ export class Ledger {
     // Another full GC helps only while the last one still freed old generations: stop when every
     // model and file is down to one, or when a round changed nothing (something holds them; say
     // so, don't keep blocking the event loop).
-    let hurried = now;
-    let superseded = false;
     let gcRound = 0;
-    const woken = new Promise<void>((resolve) => {
-      this.#hurry = () => ((hurried = true), resolve());
-      this.#supersede = () => ((superseded = true), resolve());
-    });
+    const hurried = new Promise<void>((resolve) => (this.#hurry = resolve));
     const measured = await measureWhenQuiet(this.#activity, {
       enabled: options.gc,
-      now: () => hurried,
-      superseded: () => superseded,
-      woken,
+      now: () => sequence <= this.#hurriedThrough,
+      hurried,
+      settledAt: batch.settledAt,
       settled: () => {
         const previous = JSON.stringify(alive);
         alive = count();
@@ -201,7 +206,6 @@ export class Ledger {
       },
     });
     this.#hurry = undefined;
-    this.#supersede = undefined;
     alive = count();
     const sideEffects = this.sideEffects.count();
     const memory = process.memoryUsage();
@@ -267,14 +271,11 @@ export class Ledger {
     return record;
   }
 
-  /** The batch so far, for a record; the next evaluation starts a new one. Its timer is moot. */
+  /** The batch that just settled, for a record; the next evaluation starts a new one. */
   #takeBatch(): ReloadBatch {
     const batch = this.#batch;
+    batch.settledAt = performance.now();
     this.#batch = new ReloadBatch();
-    if (this.#timer) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
     return batch;
   }
 

@@ -12,10 +12,10 @@ export interface MeasureOptions {
   enabled: boolean;
   /** Force it now (`settled()`: a tool or test asked for the record); may turn true while waiting. */
   now: () => boolean;
-  /** A newer reload began while this one waited: report it now, without counts after GC. */
-  superseded: () => boolean;
-  /** Resolves when `now` or `superseded` turned true, to stop waiting at once. */
-  woken: Promise<void>;
+  /** Resolves when `now` turned true, to stop waiting at once. */
+  hurried: Promise<void>;
+  /** When the batch closed (performance.now() time): a newer reload since then may end the wait. */
+  settledAt: number;
   /** Between forced GC rounds: whether another round is useless (every count at one, or none changed). */
   settled: () => boolean;
   /** Whether every model and file is down to one generation (counts the live WeakRefs). */
@@ -39,8 +39,8 @@ const SETTLE_MS = 1_000;
  * count after V8's own next major GC when it leaves every model and file at one generation, or
  * force one once the server has served nothing for QUIET_MS. A server busy for PATIENCE_MS gets
  * the counts after V8's own major GC if one came at least SETTLE_MS after the last evaluation, and
- * otherwise its line without counts after GC (the line says so): never a pause. A reload that
- * begins meanwhile ends the wait the same way, so every batch gets its line while it matters.
+ * otherwise its line without counts after GC (the line says so): never a pause. A newer reload
+ * ends a busy server's wait the same way once the batch is SETTLE_MS old.
  */
 export async function measureWhenQuiet(activity: Activity, options: MeasureOptions): Promise<Measurement> {
   if (!options.enabled) return { ...(await collectGarbage(options.settled, 0, false)), by: 'none' };
@@ -49,10 +49,8 @@ export async function measureWhenQuiet(activity: Activity, options: MeasureOptio
   for (;;) {
     if (options.now()) return { ...(await collectGarbage(options.settled, 4, true)), by: 'forced' };
     // Unref'd: a process with nothing else to do may end while we wait.
-    await Promise.race([sleep(POLL_MS, undefined, { ref: false }), options.woken]);
+    await Promise.race([sleep(POLL_MS, undefined, { ref: false }), options.hurried]);
     if (options.now()) continue;
-    // Its counts would now include the newer reload's half-done work: that reload gets measured instead.
-    if (options.superseded()) return { collected: false, gcMs: 0, rounds: 0, by: 'none' };
     const since = Math.max(started, options.changedAt());
     const byV8 = activity.majorGcSince(since);
     // Healthy: V8 collected the old generations by itself; nothing to force.
@@ -60,6 +58,12 @@ export async function measureWhenQuiet(activity: Activity, options: MeasureOptio
     // Something still holds an old generation (or V8 did not look yet): confirm with a forced GC,
     // while nobody waits.
     if (activity.idleFor(QUIET_MS)) return { ...(await collectGarbage(options.settled, 4, true)), by: 'forced' };
+    // A newer reload began and the server is still busy a second on: this line goes out now,
+    // without counts after GC, and the newer one is measured instead (saves under steady traffic
+    // each get their line in time, not half a minute later).
+    if (options.changedAt() > options.settledAt && performance.now() - options.settledAt > SETTLE_MS) {
+      return { collected: false, gcMs: 0, rounds: 0, by: 'none' };
+    }
     const waited = performance.now() - started;
     // A busy server: V8's own GC, once things had a second to settle after the last evaluation
     // (an old app still closing holds its generation for a moment).

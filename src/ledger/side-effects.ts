@@ -37,6 +37,8 @@ export class SideEffects {
   #effects: Effect[] = [];
   #swaps: Swap[] | undefined;
   #watching = false;
+  /** The pending `unwatchSoon`. */
+  #unwatching: ReturnType<typeof setImmediate> | undefined;
   /** Emitters created during the current evaluations: their listeners belong to the generation, not to a side effect. */
   #fresh = new WeakSet<object>();
   /** CommonJS modules being evaluated for the first time right now (a library `require`d inside a model's body). */
@@ -55,10 +57,28 @@ export class SideEffects {
 
   /** Wraps Node's functions (idempotent): called when a tracked evaluation starts. */
   watch(): void {
+    if (this.#unwatching) {
+      clearImmediate(this.#unwatching);
+      this.#unwatching = undefined;
+    }
     if (this.#watching) return;
     this.#swaps ??= this.#prepare();
     for (const swap of this.#swaps) swap.install();
     this.#watching = true;
+  }
+
+  /**
+   * Puts Node's functions back once the current job and its I/O callbacks are done, if `idle` still
+   * says so: a batch of 1000 module evaluations swaps them in and out once, not 1000 times (each
+   * swap writes to `EventEmitter.prototype`, which costs every emitter's call sites their caches).
+   */
+  unwatchSoon(idle: () => boolean): void {
+    if (!this.#watching || this.#unwatching) return;
+    this.#unwatching = setImmediate(() => {
+      this.#unwatching = undefined;
+      if (idle()) this.unwatch();
+    });
+    this.#unwatching.unref?.();
   }
 
   /** Puts Node's functions back: called when the last tracked evaluation ends. */

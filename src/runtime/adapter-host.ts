@@ -73,10 +73,17 @@ export class AdapterHost {
 
   /** Tells each adapter what it registered in an evaluation that succeeded. */
   committed(fresh: OwnedEntry[]): void {
+    // Most evaluations register with one adapter: group once, not one filter per adapter.
+    const byAdapter = new Map<string, OwnedEntry[]>();
+    for (const entry of fresh) {
+      const list = byAdapter.get(entry.adapter);
+      if (list) list.push(entry);
+      else byAdapter.set(entry.adapter, [entry]);
+    }
     for (const adapter of this.adapters) {
       if (!adapter.committed) continue;
       try {
-        adapter.committed(fresh.filter((entry) => entry.adapter === adapter.name));
+        adapter.committed(byAdapter.get(adapter.name) ?? []);
       } catch (error) {
         this.#callbacks.warnOnce(`committed|${adapter.name}`, `adapter ${adapter.name} failed after an evaluation: ${describe(error)}`);
       }

@@ -51,4 +51,6 @@ export interface Evaluation {
   readonly version: string | undefined;
   /** CommonJS modules being evaluated for the first time when this one started (see SideEffects). */
   loading: number;
+  /** Its body runs now: false once a module with top-level await has left its synchronous start. */
+  synchronous: boolean;
 }

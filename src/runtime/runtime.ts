@@ -30,6 +30,8 @@ export interface EnterOptions {
 }
 
 const NOOP_HANDLE: EvaluationHandle = { commit() {} };
+/** `Evaluation.before` when every adapter reports (the built-ins do): nothing to diff. */
+const NOTHING_LISTED: Evaluation['before'] = new Map();
 
 /**
  * The registry of modules and what they registered, shared by every copy of this file loaded in
@@ -75,7 +77,8 @@ export class Runtime {
         // Our own timers (an idle wait before closing a client, the batch timer) are nobody's side effect.
         if (this.#internal > 0) return undefined;
         const evaluation = this.#evaluating.at(-1);
-        return evaluation && { file: this.#file(evaluation.record.id), generation: evaluation.number, loading: evaluation.loading };
+        // Past the synchronous start of a module with top-level await, other code runs meanwhile.
+        return evaluation?.synchronous ? { file: this.#file(evaluation.record.id), generation: evaluation.number, loading: evaluation.loading } : undefined;
       },
       () => this.#sweep(),
     );
@@ -149,11 +152,12 @@ export class Runtime {
 
     const purged = record.current?.entries ?? [];
     const undo = this.#purge(record);
+    const listed = this.host.listed();
     const evaluation: Evaluation = {
       record,
       number: ++record.evaluations,
       journal: new SlotMap(),
-      before: new Map(this.host.listed().map((adapter) => [adapter, snapshot(this.host.list(adapter))])),
+      before: listed.length === 0 ? NOTHING_LISTED : new Map(listed.map((adapter) => [adapter, snapshot(this.host.list(adapter))])),
       purged,
       undo,
       unload: [],
@@ -161,6 +165,7 @@ export class Runtime {
       async: !!options.async,
       version: options.version,
       loading: 0,
+      synchronous: true,
     };
     record.pending = evaluation;
     this.sideEffects.watch();
@@ -171,7 +176,10 @@ export class Runtime {
     // A module with top-level await goes on in later jobs, between other code's: side effects are
     // only attributed during its synchronous start.
     queueMicrotask(() => {
-      if (options.async) this.#unwatchOutsideEvaluations();
+      if (options.async) {
+        evaluation.synchronous = false;
+        this.#unwatchOutsideEvaluations();
+      }
       else if (record.pending === evaluation) this.#ours(() => this.#fail(evaluation));
     });
     evaluation.bookkeepingMs += performance.now() - start;
@@ -385,7 +393,7 @@ export class Runtime {
     this.#unwatchOutsideEvaluations();
     const purged = evaluation.purged;
     evaluation.journal = new SlotMap();
-    evaluation.before = new Map();
+    evaluation.before = NOTHING_LISTED;
     evaluation.purged = [];
     evaluation.undo = [];
     return purged;
@@ -393,7 +401,7 @@ export class Runtime {
 
   /** Puts Node's functions back once no module body runs synchronously (pending top-level awaits do not count). */
   #unwatchOutsideEvaluations(): void {
-    if (this.#evaluating.every((evaluation) => evaluation.async)) this.sideEffects.unwatch();
+    if (this.#evaluating.every((evaluation) => evaluation.async)) this.sideEffects.unwatchSoon(() => this.#evaluating.every((evaluation) => evaluation.async));
   }
 
   /**
