@@ -85,6 +85,23 @@ describe('generations of one file', () => {
     expect((m.connection as unknown as { _queue: unknown[] })._queue.length).toBe(1);
   });
 
+  it('frees the inits of an unconnected connection with their files, and keeps the queue as long as the app', async () => {
+    const files = 200;
+    const queue = () => (m.connection as unknown as { _queue: unknown[] })._queue;
+    const first: WeakRef<object>[] = [];
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < files; i++) {
+        const model = evaluate(file(`many/m${i}.ts`), () => m.model(`Many${i}`, schema(`r${round}`)));
+        if (round === 0) first.push(new WeakRef(model));
+        // A queue for all the app's models, plus at most as many removed ones waiting to be compacted.
+        expect(queue().length).toBeLessThanOrEqual(2 * files);
+      }
+    }
+    expect(queue().length).toBe(files);
+    // Each file's first model was held by its waiting init: gone with it.
+    expect(await countAlive(first)).toBe(0);
+  });
+
   it('runs onUnload callbacks before the next evaluation and when the file is deleted', () => {
     const id = file('timers.ts');
     const calls: string[] = [];

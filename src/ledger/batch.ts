@@ -13,8 +13,6 @@ export class ReloadBatch {
   purgeMs = 0;
   /** False while the batch holds only first evaluations (start-up), which are not reloads. */
   isReload = false;
-  /** When its last evaluation was settleMs old and the batch was closed (performance.now() time). */
-  settledAt = 0;
 
   evaluated(file: string, purged: { adapter: string; label?: string; track?: boolean }[], ms: number, isReload: boolean, edited = true): void {
     this.files.add(file);
@@ -31,6 +29,17 @@ export class ReloadBatch {
 
   release(adapter: string, name: string, action: ReleaseAction): void {
     this.released.set(`${action}|${adapter}:${name}`, { adapter, name, action });
+  }
+
+  /** Takes in a later batch's evaluations (they were measured with this one). */
+  absorb(later: ReloadBatch): void {
+    for (const file of later.files) this.files.add(file);
+    for (const file of later.edited) this.edited.add(file);
+    for (const file of later.failed) this.failed.add(file);
+    for (const [key, value] of later.purged) if (!this.purged.has(key)) this.purged.set(key, value);
+    for (const [key, value] of later.released) this.released.set(key, value);
+    this.purgeMs += later.purgeMs;
+    this.isReload ||= later.isReload;
   }
 
   failedOn(file: string, ms: number): void {

@@ -49,11 +49,8 @@ export class Ledger {
   #flushing: Promise<ReloadRecord | undefined> = Promise.resolve(undefined);
   /** When a module last evaluated (performance.now() time). */
   #changedAt = 0;
-  /** While a measurement waits for the server to be idle: wakes it (to measure now, see #hurriedThrough). */
+  /** While a measurement waits for the server to be idle: makes it measure now. */
   #hurry: (() => void) | undefined;
-  /** Batches taken for a record so far, and the last of them that `settled()` asked to measure now. */
-  #batches = 0;
-  #hurriedThrough = 0;
 
   constructor(options: () => RuntimeOptions, evaluating: Evaluating, beforeMeasure: () => void) {
     this.#options = options;
@@ -125,14 +122,12 @@ export class Ledger {
    * measuring now: without waiting for the quiet period or for the server to be idle.
    */
   async settled(): Promise<ReloadRecord | undefined> {
+    this.#hurry?.();
     if (this.#timer) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
-      this.#flushing = this.#flush(this.#takeBatch());
+      this.#flushing = this.#flush(true);
     }
-    // Every batch queued so far measures now, the one waiting included.
-    this.#hurriedThrough = this.#batches;
-    this.#hurry?.();
     return this.#flushing;
   }
 
@@ -163,17 +158,17 @@ export class Ledger {
       const wait = this.#dueAt - performance.now();
       if (wait >= 1) return this.#arm(wait);
       this.#timer = undefined;
-      this.#flushing = this.#flush(this.#takeBatch());
+      this.#flushing = this.#flush(false);
     }, ms);
     this.#timer.unref?.();
   }
 
   /** Measures and reports the batch that just settled. Runs off any request's path (a timer). */
-  async #flush(batch: ReloadBatch): Promise<ReloadRecord | undefined> {
-    // One record per batch (README: files re-evaluated within settleMs share a line), in order;
-    // a batch that settles while an earlier one waits for a quiet moment queues behind it.
-    const sequence = ++this.#batches;
-    await this.#flushing;
+  async #flush(now: boolean): Promise<ReloadRecord | undefined> {
+    const previous = await this.#flushing;
+    // A timer that fired while the previous flush waited: that flush took this batch's evaluations.
+    if (this.#batch.files.size === 0) return previous;
+    const batch = this.#takeBatch();
     if (!batch.isReload) return undefined;
     const options = this.#options();
     this.#beforeMeasure();
@@ -184,12 +179,12 @@ export class Ledger {
     // model and file is down to one, or when a round changed nothing (something holds them; say
     // so, don't keep blocking the event loop).
     let gcRound = 0;
-    const hurried = new Promise<void>((resolve) => (this.#hurry = resolve));
+    let hurried = now;
+    const hurry = new Promise<void>((resolve) => (this.#hurry = () => ((hurried = true), resolve())));
     const measured = await measureWhenQuiet(this.#activity, {
       enabled: options.gc,
-      now: () => sequence <= this.#hurriedThrough,
-      hurried,
-      settledAt: batch.settledAt,
+      now: () => hurried,
+      hurried: hurry,
       settled: () => {
         const previous = JSON.stringify(alive);
         alive = count();
@@ -206,6 +201,10 @@ export class Ledger {
       },
     });
     this.#hurry = undefined;
+    // Counted after a GC: the evaluations that came while we waited are in these counts, so they
+    // are this record's too (a double evaluation split across two records would break the
+    // verdict's run of rises). Without counts, they stay for the next record, which will have them.
+    if (measured.collected) batch.absorb(this.#takeBatch());
     alive = count();
     const sideEffects = this.sideEffects.count();
     const memory = process.memoryUsage();
@@ -271,11 +270,14 @@ export class Ledger {
     return record;
   }
 
-  /** The batch that just settled, for a record; the next evaluation starts a new one. */
+  /** The batch so far, for a record; the next evaluation starts a new one. Its timer is moot. */
   #takeBatch(): ReloadBatch {
     const batch = this.#batch;
-    batch.settledAt = performance.now();
     this.#batch = new ReloadBatch();
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
     return batch;
   }
 

@@ -14,8 +14,6 @@ export interface MeasureOptions {
   now: () => boolean;
   /** Resolves when `now` turned true, to stop waiting at once. */
   hurried: Promise<void>;
-  /** When the batch closed (performance.now() time): a newer reload since then may end the wait. */
-  settledAt: number;
   /** Between forced GC rounds: whether another round is useless (every count at one, or none changed). */
   settled: () => boolean;
   /** Whether every model and file is down to one generation (counts the live WeakRefs). */
@@ -39,8 +37,8 @@ const SETTLE_MS = 1_000;
  * count after V8's own next major GC when it leaves every model and file at one generation, or
  * force one once the server has served nothing for QUIET_MS. A server busy for PATIENCE_MS gets
  * the counts after V8's own major GC if one came at least SETTLE_MS after the last evaluation, and
- * otherwise its line without counts after GC (the line says so): never a pause. A newer reload
- * ends a busy server's wait the same way once the batch is SETTLE_MS old.
+ * otherwise its line without counts after GC (the line says so): never a pause. On a busy server,
+ * a batch that newer evaluations followed for SETTLE_MS goes out the same way.
  */
 export async function measureWhenQuiet(activity: Activity, options: MeasureOptions): Promise<Measurement> {
   if (!options.enabled) return { ...(await collectGarbage(options.settled, 0, false)), by: 'none' };
@@ -58,13 +56,11 @@ export async function measureWhenQuiet(activity: Activity, options: MeasureOptio
     // Something still holds an old generation (or V8 did not look yet): confirm with a forced GC,
     // while nobody waits.
     if (activity.idleFor(QUIET_MS)) return { ...(await collectGarbage(options.settled, 4, true)), by: 'forced' };
-    // A newer reload began and the server is still busy a second on: this line goes out now,
-    // without counts after GC, and the newer one is measured instead (saves under steady traffic
-    // each get their line in time, not half a minute later).
-    if (options.changedAt() > options.settledAt && performance.now() - options.settledAt > SETTLE_MS) {
-      return { collected: false, gcMs: 0, rounds: 0, by: 'none' };
-    }
     const waited = performance.now() - started;
+    // Saves keep coming on a busy server: this line goes out now, without counts after GC, and
+    // those saves get the next one; under steady traffic a line every second or so, not one line
+    // half a minute later.
+    if (waited > SETTLE_MS && options.changedAt() > started) return { collected: false, gcMs: 0, rounds: 0, by: 'none' };
     // A busy server: V8's own GC, once things had a second to settle after the last evaluation
     // (an old app still closing holds its generation for a moment).
     if (waited > PATIENCE_MS) {

@@ -116,27 +116,24 @@ export class AdapterHost {
     return this.adapters.filter((adapter) => adapter.reports).flatMap((adapter) => this.list(adapter).filter((entry) => !owned(entry)));
   }
 
-  /** Hands adapters the packages module `id` imports; falls back to requiring them from its folder. */
+  /** Hands adapters the packages module `id` imports; falls back to requiring them from its folder. Runs for every evaluation: no allocation unless something is new. */
   attach(id: string, imports: Record<string, unknown>): void {
     let require: NodeJS.Require | undefined;
     const requireFrom = () => {
       if (!require && isAbsolute(id)) require = builtin<typeof import('node:module')>('node:module')?.createRequire(id);
       return require;
     };
-    const specifiers = Object.keys(imports);
     for (const adapter of this.adapters) {
       if (!adapter.attach) continue;
-      let context: AdapterContext | undefined;
-      const contextFor = () => (context ??= { ...this.#context(adapter), require: (specifier) => requireFrom()?.(specifier) });
-      for (const specifier of specifiers) {
+      for (const specifier in imports) {
+        if (!handles(adapter, specifier)) continue;
         const namespace = imports[specifier];
-        if (!adapter.packages?.some((p) => specifier === p || specifier.startsWith(p + '/'))) continue;
         // The same namespace again (every module importing `mongoose`): the adapter has it already.
         if (isObject(namespace) && this.#handed(adapter).has(namespace)) continue;
-        this.#attachTo(adapter, namespace, specifier, contextFor());
+        this.#attachTo(adapter, namespace, specifier, { ...this.#context(adapter), require: (specifier) => requireFrom()?.(specifier) });
         if (isObject(namespace)) this.#handed(adapter).add(namespace);
       }
-      if (adapter.attached?.() === false && !this.#required.has(adapter.name) && requireFrom()) {
+      if (!this.#required.has(adapter.name) && adapter.attached?.() === false && requireFrom()) {
         this.#required.add(adapter.name);
         for (const pkg of adapter.packages ?? []) {
           let namespace: unknown;
@@ -148,7 +145,7 @@ export class AdapterHost {
           } catch {
             continue; // Not installed where this module lives: this adapter has nothing to do.
           }
-          this.#attachTo(adapter, namespace, pkg, contextFor());
+          this.#attachTo(adapter, namespace, pkg, { ...this.#context(adapter), require: (specifier) => requireFrom()?.(specifier) });
         }
       }
     }
@@ -193,6 +190,12 @@ export class AdapterHost {
       this.#callbacks.warnOnce(`detach|${adapter.name}`, `adapter ${adapter.name} failed to detach: ${describe(error)}`);
     }
   }
+}
+
+/** Whether `specifier` is one of the adapter's packages or a subpath of one. */
+function handles(adapter: Adapter, specifier: string): boolean {
+  for (const pkg of adapter.packages ?? []) if (specifier === pkg || (specifier.startsWith(pkg) && specifier[pkg.length] === '/')) return true;
+  return false;
 }
 
 function isObject(value: unknown): value is object {

@@ -54,3 +54,18 @@ export interface Evaluation {
   /** Its body runs now: false once a module with top-level await has left its synchronous start. */
   synchronous: boolean;
 }
+
+/** What `enter()` hands back to the module; the epilogue calls `commit()`. */
+export interface EvaluationHandle {
+  /** `scope` is a closure over the module's top level; the runtime never calls or keeps it. */
+  commit(scope?: () => unknown): void;
+}
+
+export interface EnterOptions {
+  /** Namespaces of adapter packages the module imports, by specifier. */
+  imports?: Record<string, unknown>;
+  /** The module has top-level await: its epilogue may run in a later job. */
+  async?: boolean;
+  /** A hash of the module's code: a failing module run again unchanged is not a new reload. */
+  version?: string;
+}

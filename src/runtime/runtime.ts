@@ -4,34 +4,20 @@ import { Ledger, OUTSIDE } from '../ledger/ledger.ts';
 import type { ReloadRecord } from '../ledger/report.ts';
 import type { SideEffects } from '../ledger/side-effects.ts';
 import type { TracedSubject } from '../ledger/trace.ts';
-import { describe } from '../util/errors.ts';
 import { AdapterHost } from './adapter-host.ts';
 import { settingsFromEnv, type RuntimeOptions, type Settings } from './config.ts';
-import { SlotMap, describeKind, describeValue, labels, removeEntry, sameSlot, snapshot, stillRegistered, type OwnedEntry } from './entries.ts';
+import { SlotMap, describeValue, labels, removeEntry, type OwnedEntry } from './entries.ts';
 import { FileNames, cleanId } from './ids.ts';
+import { NOTHING_LISTED, listBefore, registeredBy } from './journal.ts';
 import { consoleLogger, debug, type Logger } from './log.ts';
-import type { Evaluation, ModuleRecord } from './module-record.ts';
+import type { EnterOptions, Evaluation, EvaluationHandle, ModuleRecord } from './module-record.ts';
+import { Owners } from './owners.ts';
+import { purge } from './purge.ts';
 
 export type { RuntimeOptions } from './config.ts';
-
-/** What `enter()` hands back to the module; the epilogue calls `commit()`. */
-export interface EvaluationHandle {
-  /** `scope` is a closure over the module's top level; the runtime never calls or keeps it. */
-  commit(scope?: () => unknown): void;
-}
-
-export interface EnterOptions {
-  /** Namespaces of adapter packages the module imports, by specifier. */
-  imports?: Record<string, unknown>;
-  /** The module has top-level await: its epilogue may run in a later job. */
-  async?: boolean;
-  /** A hash of the module's code: a failing module run again unchanged is not a new reload. */
-  version?: string;
-}
+export type { EnterOptions, EvaluationHandle } from './module-record.ts';
 
 const NOOP_HANDLE: EvaluationHandle = { commit() {} };
-/** `Evaluation.before` when every adapter reports (the built-ins do): nothing to diff. */
-const NOTHING_LISTED: Evaluation['before'] = new Map();
 
 /**
  * The registry of modules and what they registered, shared by every copy of this file loaded in
@@ -47,7 +33,10 @@ export class Runtime {
   /** Every tracked module by id. Records stay until their file is deleted; they hold only the live generation. */
   readonly records = new Map<string, ModuleRecord>();
   /** Which record's live generation holds each slot (container and key). */
-  readonly owners = new SlotMap<{ record: ModuleRecord; entry: OwnedEntry }>();
+  readonly owners = new Owners(
+    (id) => this.#file(id),
+    (key, message) => this.#warnOnce(key, message),
+  );
   readonly host: AdapterHost;
   readonly ledger: Ledger;
   /** Evaluations between prologue and epilogue, innermost last. */
@@ -66,7 +55,10 @@ export class Runtime {
     this.host = new AdapterHost({
       register: (adapter, entry) => this.#register(adapter, entry),
       released: (adapter, name, action) => this.ledger.released(adapter, name, action),
-      conflict: (label) => this.#conflict(label),
+      conflict: (label) => {
+        const evaluation = this.#evaluating.at(-1);
+        if (evaluation) this.owners.conflict(label, evaluation.record);
+      },
       log: (level, message) => this.#log(level, message),
       warnOnce: (key, message) => this.#warnOnce(key, message),
     });
@@ -101,39 +93,18 @@ export class Runtime {
     if (options.leakAfter !== undefined) this.ledger.configure(options.leakAfter);
   }
 
-  /** Starts reload numbering and heap deltas afresh: a new dev server in this process. */
-  restartLedger(): void {
-    this.ledger.restart();
-  }
-
-  /** Uses exactly these adapters (the `adapters` option): built-in names or adapter objects. */
-  chooseAdapters(chosen: readonly (BuiltinAdapterName | Adapter)[]): void {
-    this.host.choose(chosen);
-  }
-
+  // What the integrations ask of the adapter host and the ledger (see each for the details).
+  /** A new dev server in this process: reload numbering and heap deltas start afresh. */
+  restartLedger = (): void => this.ledger.restart();
+  /** Exactly these adapters (the `adapters` option): built-in names or adapter objects. */
+  chooseAdapters = (chosen: readonly (BuiltinAdapterName | Adapter)[]): void => this.host.choose(chosen);
   /** Adds an adapter; one with the same name replaces the old one. */
-  use(adapter: Adapter): void {
-    this.host.use(adapter);
-  }
-
+  use = (adapter: Adapter): void => this.host.use(adapter);
   /** Packages the adapters handle: what marks a module as one to wrap. */
-  packages(): string[] {
-    return this.host.packages();
-  }
-
-  /** Called in a reload batch's report, after measuring. Returns the unsubscribe. */
-  onReport(listener: (record: ReloadRecord) => void): () => void {
-    return this.ledger.onReport(listener);
-  }
-
-  /** Resolves with the next report once the current batch is measured (undefined if none is due). */
-  settled(): Promise<ReloadRecord | undefined> {
-    return this.ledger.settled();
-  }
-
-  trace(subjects?: string[]): Promise<TracedSubject[]> {
-    return this.ledger.trace(subjects);
-  }
+  packages = (): string[] => this.host.packages();
+  onReport = (listener: (record: ReloadRecord) => void): (() => void) => this.ledger.onReport(listener);
+  settled = (): Promise<ReloadRecord | undefined> => this.ledger.settled();
+  trace = (subjects?: string[]): Promise<TracedSubject[]> => this.ledger.trace(subjects);
 
   /** The prologue: purge what this file registered last time, then journal what it registers now. */
   enter(rawId: string, options: EnterOptions = {}): EvaluationHandle {
@@ -152,12 +123,11 @@ export class Runtime {
 
     const purged = record.current?.entries ?? [];
     const undo = this.#purge(record);
-    const listed = this.host.listed();
     const evaluation: Evaluation = {
       record,
       number: ++record.evaluations,
       journal: new SlotMap(),
-      before: listed.length === 0 ? NOTHING_LISTED : new Map(listed.map((adapter) => [adapter, snapshot(this.host.list(adapter))])),
+      before: listBefore(this.host),
       purged,
       undo,
       unload: [],
@@ -176,11 +146,12 @@ export class Runtime {
     // A module with top-level await goes on in later jobs, between other code's: side effects are
     // only attributed during its synchronous start.
     queueMicrotask(() => {
-      if (options.async) {
-        evaluation.synchronous = false;
-        this.#unwatchOutsideEvaluations();
+      if (!options.async) {
+        if (record.pending === evaluation) this.#ours(() => this.#fail(evaluation));
+        return;
       }
-      else if (record.pending === evaluation) this.#ours(() => this.#fail(evaluation));
+      evaluation.synchronous = false;
+      this.#unwatchOutsideEvaluations();
     });
     evaluation.bookkeepingMs += performance.now() - start;
     // The module keeps this handle in its scope for as long as it lives: it must not keep the
@@ -250,19 +221,14 @@ export class Runtime {
     const { record } = evaluation;
     if (record.pending !== evaluation) return;
     const start = performance.now();
-    const fresh = this.#registeredBy(evaluation);
+    const fresh = registeredBy(evaluation, this.host, this.owners);
     const purged = this.#finish(evaluation);
-    for (const entry of fresh) {
-      const previous = this.owners.get(entry);
-      if (previous && previous.record !== record) this.#takeOver(previous.record, record, entry);
-      this.owners.set(entry, { record, entry });
-    }
+    this.owners.claim(record, fresh);
     record.current = { number: evaluation.number, entries: fresh, unload: evaluation.unload };
     // What the new generation reused (taken back through a global) is now its own.
-    for (const entry of this.host.release(purged, fresh)) {
-      record.current.entries.push(entry);
-      this.owners.set(entry, { record, entry });
-    }
+    const reused = this.host.release(purged, fresh);
+    record.current.entries.push(...reused);
+    this.owners.claim(record, reused);
     this.host.committed(fresh);
     record.pending = undefined;
     record.failures = 0;
@@ -285,16 +251,14 @@ export class Runtime {
     const { record } = evaluation;
     if (record.pending !== evaluation) return;
     const start = performance.now();
-    const failed = this.#registeredBy(evaluation);
+    const failed = registeredBy(evaluation, this.host, this.owners);
     for (let i = failed.length - 1; i >= 0; i--) removeEntry(failed[i]!);
     const undo = evaluation.undo;
     this.#finish(evaluation);
     for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
     // A client the failed body opened is gone for good; the previous one is back and stays open.
     this.host.release(failed, record.current?.entries ?? []);
-    for (const entry of record.current?.entries ?? []) {
-      if (!this.owners.has(entry)) this.owners.set(entry, { record, entry });
-    }
+    this.owners.restore(record, record.current?.entries ?? []);
     record.pending = undefined;
     // The same code failing again (Astro runs a broken module on every request) is not a new save.
     const rerun = record.failures > 0 && evaluation.version !== undefined && evaluation.version === record.failedVersion;
@@ -315,75 +279,9 @@ export class Runtime {
     this.ledger.failed(file, evaluation.bookkeepingMs);
   }
 
-  /**
-   * What the evaluation registered: its journal (entries whose slot still holds them), then what
-   * appeared in the entries of adapters that do not report, minus other files' nested evaluations.
-   */
-  #registeredBy(evaluation: Evaluation): OwnedEntry[] {
-    const fresh: OwnedEntry[] = [];
-    for (const entry of evaluation.journal.values()) if (stillRegistered(entry)) fresh.push(entry);
-    for (const [adapter, before] of evaluation.before) {
-      for (const entry of this.host.list(adapter)) {
-        const was = before.get(entry);
-        if (was === entry.value && (was !== undefined || before.has(entry))) continue;
-        const owner = this.owners.get(entry);
-        if (owner && owner.record !== evaluation.record && owner.entry.value === entry.value) continue;
-        fresh.push(entry);
-      }
-    }
-    return fresh;
-  }
-
-  /** Another file's entry was replaced (e.g. under `overwriteModels`): warn, and the new file owns it. */
-  #takeOver(from: ModuleRecord, to: ModuleRecord, entry: OwnedEntry): void {
-    if (from.current) from.current.entries = from.current.entries.filter((e) => !sameSlot(e, entry));
-    if (entry.label !== undefined) {
-      this.#warnOnce(
-        `${entry.adapter}:${entry.label}|${from.id}|${to.id}`,
-        `${entry.adapter} ${describeKind(entry)} "${entry.label}" is registered by both ${this.#file(from.id)} and ${this.#file(to.id)}; ${this.#file(to.id)} (evaluated last) now holds it. Keep each name in one file.`,
-      );
-    }
-  }
-
-  /** From an adapter: the evaluating file hit a name another file holds. Looks through every owner, but only on that error. */
-  #conflict(label: string): void {
-    const evaluation = this.#evaluating.at(-1);
-    if (!evaluation) return;
-    for (const { record, entry } of this.owners.values()) {
-      if (record === evaluation.record || entry.label !== label) continue;
-      this.#warnOnce(
-        `conflict|${label}|${record.id}|${evaluation.record.id}`,
-        `${entry.adapter} ${describeKind(entry)} "${label}" is registered by both ${this.#file(record.id)} and ${this.#file(evaluation.record.id)}; ${entry.adapter} refuses the second. Keep each name in one file.`,
-      );
-      return;
-    }
-  }
-
-  /**
-   * Removes what the record's live generation registered, newest first (a model before the
-   * collection it created), after its `onUnload` callbacks, and returns the undo of each removal
-   * (in removal order).
-   */
   #purge(record: ModuleRecord): (() => void)[] {
-    for (const callback of record.current?.unload ?? []) {
-      try {
-        callback();
-      } catch (error) {
-        this.#log('error', `onUnload callback of ${this.#file(record.id)} threw: ${describe(error)}`);
-      }
-    }
-    if (this.options.undoSideEffects) {
-      const undone = this.sideEffects.undo(this.#file(record.id), Infinity);
-      if (undone > 0) debug(() => `${this.#file(record.id)}: stopped ${undone} side effects of its previous generations`);
-    }
-    const entries = record.current?.entries ?? [];
-    const undo: (() => void)[] = [];
-    for (let i = entries.length - 1; i >= 0; i--) {
-      const entry = entries[i]!;
-      undo.push(removeEntry(entry));
-      if (this.owners.get(entry)?.record === record) this.owners.delete(entry);
-    }
-    return undo;
+    const { owners, sideEffects } = this;
+    return purge(record, { owners, sideEffects, undoSideEffects: this.options.undoSideEffects, file: this.#file(record.id), error: (message) => this.#log('error', message) });
   }
 
   /** Takes the evaluation off the stack and lets go of the previous generation it held. Returns what was purged. */
@@ -410,7 +308,7 @@ export class Runtime {
    * file; models among them are counted, and DEBUG=orm-hmr names them.
    */
   #sweep(): void {
-    const unseen = this.host.unowned((entry) => this.owners.get(entry)?.entry.value === entry.value);
+    const unseen = this.host.unowned((entry) => this.owners.holds(entry));
     const fresh = unseen.filter((entry) => entry.track && entry.label !== undefined && this.ledger.generations.isNew(entry.trackedValue ?? entry.value));
     for (const entry of fresh) this.ledger.track(entry.label!, entry.trackedValue ?? entry.value, OUTSIDE, 0);
     if (fresh.length > 0) debug(() => `sweep: registered outside tracked modules, or not through a hook: ${fresh.map((e) => `${e.adapter}:${e.label}`).join(', ')}`);

@@ -1,0 +1,42 @@
+import type { SideEffects } from '../ledger/side-effects.ts';
+import { describe } from '../util/errors.ts';
+import { removeEntry } from './entries.ts';
+import { debug } from './log.ts';
+import type { ModuleRecord } from './module-record.ts';
+import type { Owners } from './owners.ts';
+
+export interface PurgeContext {
+  owners: Owners;
+  sideEffects: SideEffects;
+  /** The `undoSideEffects` option. */
+  undoSideEffects: boolean;
+  file: string;
+  error(message: string): void;
+}
+
+/**
+ * Removes what the record's live generation registered, newest first (a model before the
+ * collection it created), after its `onUnload` callbacks (Zeitwerk's on_unload), and returns the
+ * undo of each removal, in removal order: run backwards if the new evaluation throws.
+ */
+export function purge(record: ModuleRecord, context: PurgeContext): (() => void)[] {
+  for (const callback of record.current?.unload ?? []) {
+    try {
+      callback();
+    } catch (error) {
+      context.error(`onUnload callback of ${context.file} threw: ${describe(error)}`);
+    }
+  }
+  if (context.undoSideEffects) {
+    const undone = context.sideEffects.undo(context.file, Infinity);
+    if (undone > 0) debug(() => `${context.file}: stopped ${undone} side effects of its previous generations`);
+  }
+  const entries = record.current?.entries ?? [];
+  const undo: (() => void)[] = [];
+  for (let i = entries.length - 1; i >= 0; i--) {
+    const entry = entries[i]!;
+    undo.push(removeEntry(entry));
+    context.owners.release(record, entry);
+  }
+  return undo;
+}
