@@ -4,11 +4,19 @@
  * `mariadb-install-db`), a fresh data directory, a free loopback port, its Unix socket in that
  * directory. MariaDB runs as root only when told to, so as root its binaries run as the `mysql` user
  * (the child's uid and gid, not runuser, which would SIGKILL the server 2 s into its shutdown).
+ * mariadb-install-db takes 1 to 2 s (most of the start): its data directory is kept once per
+ * MariaDB build and settings under ~/.cache/orm-hmr and copied for each run (0.1 s).
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
+
+const cacheDir = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'orm-hmr');
+// Small InnoDB files and no flushing to disk: the data lives for one run.
+const SETTINGS = ['--innodb-log-file-size=4M', '--innodb-buffer-pool-size=16M', '--innodb-temp-data-file-path=ibtmp1:1M:autoextend', '--innodb-flush-log-at-trx-commit=0', '--innodb-doublewrite=0', '--skip-name-resolve'];
 
 /** `mariadbd` and `mariadb-install-db` (ORM_HMR_MARIADB_BIN, a folder holding both, wins), or undefined. */
 export function findMariadb() {
@@ -46,24 +54,22 @@ export async function startMariadb({ base, database, maxConnections = 200 }) {
   const dir = mkdtempSync(join(base, 'mariadb-'));
   const data = join(dir, 'data');
   const log = join(dir, 'error.log');
-  // Small InnoDB files and no flushing to disk: the data lives for one run.
-  const settings = ['--innodb-log-file-size=4M', '--innodb-buffer-pool-size=16M', '--innodb-temp-data-file-path=ibtmp1:1M:autoextend', '--innodb-flush-log-at-trx-commit=0', '--innodb-doublewrite=0', '--skip-name-resolve'];
-  // Read by the bootstrap after the system tables, so the database exists before the server listens.
+  // Run by the server before it accepts connections.
   writeFileSync(join(dir, 'create.sql'), `CREATE DATABASE \`${database}\`;\n`);
   const ids = root ? mysqlIds() : undefined;
   if (ids) chownSync(dir, ...ids);
   const as = ids ? { uid: ids[0], gid: ids[1] } : {};
-  const installed = spawnSync(bin.installDb, [
-    '--no-defaults',
-    `--datadir=${data}`,
-    '--auth-root-authentication-method=normal',
-    '--skip-test-db',
-    `--extra-file=${join(dir, 'create.sql')}`,
-    ...settings,
-  ], { encoding: 'utf8', cwd: dir, ...as });
-  if (installed.status !== 0) {
-    rmSync(dir, { recursive: true, force: true });
-    throw new Error(`mariadb-install-db failed: ${(installed.stderr || installed.stdout || String(installed.error)).trim()}`);
+  const template = join(cacheDir, `mariadb-${templateKey(bin.server)}`);
+  if (existsSync(join(template, 'mysql'))) {
+    cpSync(template, data, { recursive: true });
+    if (ids) execFileSync('chown', ['-R', `${ids[0]}:${ids[1]}`, data]);
+  } else {
+    const installed = spawnSync(bin.installDb, ['--no-defaults', `--datadir=${data}`, '--auth-root-authentication-method=normal', '--skip-test-db', ...SETTINGS], { encoding: 'utf8', cwd: dir, ...as });
+    if (installed.status !== 0) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`mariadb-install-db failed: ${(installed.stderr || installed.stdout || String(installed.error)).trim()}`);
+    }
+    keep(data, template);
   }
   const port = await freePort();
   const child = spawn(bin.server, [
@@ -75,7 +81,8 @@ export async function startMariadb({ base, database, maxConnections = 200 }) {
     `--port=${port}`,
     '--bind-address=127.0.0.1',
     `--max-connections=${maxConnections}`,
-    ...settings,
+    `--init-file=${join(dir, 'create.sql')}`,
+    ...SETTINGS,
   ], { cwd: dir, stdio: 'ignore', ...as });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const stop = async () => {
@@ -99,6 +106,28 @@ export async function startMariadb({ base, database, maxConnections = 200 }) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return { url: `mysql://root@127.0.0.1:${port}/${database}`, port, stop };
+}
+
+/** One template per `mariadbd` build (its size and time) and settings. */
+function templateKey(/** @type {string} */ server) {
+  const { size, mtimeMs } = statSync(server);
+  return createHash('sha256').update(JSON.stringify([size, mtimeMs, SETTINGS])).digest('hex').slice(0, 12);
+}
+
+/** Copies a fresh data directory to `template`, whole or not at all (two runs may race). */
+function keep(/** @type {string} */ data, /** @type {string} */ template) {
+  try {
+    mkdirSync(cacheDir, { recursive: true });
+    const partial = mkdtempSync(`${template}.partial-`);
+    cpSync(data, partial, { recursive: true });
+    try {
+      renameSync(partial, template);
+    } catch {
+      rmSync(partial, { recursive: true, force: true }); // the other run's copy won
+    }
+  } catch {
+    // No cache (a read-only home): every run installs.
+  }
 }
 
 /** @returns {[number, number]} */

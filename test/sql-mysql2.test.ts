@@ -68,6 +68,20 @@ export async function insert(doc: { run: string; n: number }) {
 }
 `;
 
+/** Drizzle given connection options: it creates the mysql2 pool itself, for this module, which imports no mysql2. */
+const drizzleConnectionDb = (url: string, version: number) => `import { drizzle } from 'drizzle-orm/mysql2';
+import { int, mysqlTable, serial, varchar } from 'drizzle-orm/mysql-core';
+
+export const version = ${version};
+const items = mysqlTable('${TABLE}', { id: serial('id').primaryKey(), run: varchar('run', { length: 64 }).notNull(), n: int('n').notNull() });
+export const db = drizzle({ connection: { uri: ${JSON.stringify(url)}, connectionLimit: ${POOL} } });
+
+export async function insert(doc: { run: string; n: number }) {
+  const [row] = await db.insert(items).values(doc).$returningId();
+  return row!.id;
+}
+`;
+
 const clusterDb = (url: string, version: number) => `import mysql from 'mysql2';
 
 export const version = ${version};
@@ -86,10 +100,27 @@ const knexDb = (url: string, version: number) => `import knex from 'knex';
 
 export const version = ${version};
 export const db = knex({ client: 'mysql2', connection: ${JSON.stringify(url)}, pool: { min: 0, max: ${POOL} } });
+// A connection opened while the file evaluates: the one the mysql2 adapter would take for the file's.
+await db.raw('SELECT 1');
 
 export async function insert(doc: { run: string; n: number }) {
   const [id] = await db('${TABLE}').insert(doc);
   return id;
+}
+`;
+
+/** Sequelize's mysql dialect: its mysql2 connections are Sequelize's (mysql2 imported too, so its hooks are in place). */
+const sequelizeDb = (url: string, version: number) => `import 'mysql2';
+import { DataTypes, Sequelize } from 'sequelize';
+
+export const version = ${version};
+export const sequelize = new Sequelize(${JSON.stringify(url)}, { logging: false, pool: { max: ${POOL} } });
+const Item = sequelize.define('Item', { run: DataTypes.STRING, n: DataTypes.INTEGER }, { tableName: '${TABLE}', timestamps: false });
+// A connection opened while the file evaluates: the one the mysql2 adapter would take for the file's.
+await sequelize.authenticate();
+
+export async function insert(doc: { run: string; n: number }) {
+  return (await Item.create(doc)).get('id');
 }
 `;
 
@@ -230,6 +261,20 @@ describe('module-scope mysql2 clients on MariaDB', () => {
     expect(released(from)).toContainEqual({ adapter: 'mysql2', name: 'Pool', action: 'closed' });
   });
 
+  it('drizzle({ connection }) without importing mysql2: 20 reloads under load end the pools Drizzle made', async () => {
+    const run = `drizzle-connection-${Date.now()}`;
+    const r = await start('drizzle-connection', drizzleConnectionDb(url, 1));
+    const from = reports.length;
+    const m = await reloadUnderLoad(r, (version) => drizzleConnectionDb(url, version), run, watcher, 20, POOL);
+    report('drizzle({ connection }) on mysql2', m);
+
+    expect(m.failures).toEqual([]);
+    await expectAllFound(run, m.acknowledged);
+    expect(m.max).toBeLessThanOrEqual(POOL + DRAIN);
+    expect(m.after).toBeLessThanOrEqual(POOL);
+    expect(released(from)).toContainEqual({ adapter: 'mysql2', name: 'Pool', action: 'closed' });
+  });
+
   it('mysql.createPoolCluster(): 20 reloads under load end each previous cluster, its pools with it', async () => {
     const run = `cluster-${Date.now()}`;
     const r = await start('cluster', clusterDb(url, 1));
@@ -259,6 +304,21 @@ describe('module-scope mysql2 clients on MariaDB', () => {
     expect(m.max).toBeLessThanOrEqual(POOL + DRAIN);
     const actions = released(from);
     expect(actions).toContainEqual({ adapter: 'knex', name: 'knex', action: 'closed' });
+    expect(actions.filter((a) => a.adapter === 'mysql2')).toEqual([]);
+  });
+
+  it("new Sequelize() on mysql2: 20 reloads under load; Sequelize's connections stay Sequelize's", async () => {
+    const run = `sequelize-${Date.now()}`;
+    const r = await start('sequelize', sequelizeDb(url, 1));
+    const from = reports.length;
+    const m = await reloadUnderLoad(r, (version) => sequelizeDb(url, version), run, watcher, 20, POOL);
+    report('new Sequelize() on mysql2', m);
+
+    expect(m.failures).toEqual([]);
+    await expectAllFound(run, m.acknowledged);
+    expect(m.max).toBeLessThanOrEqual(POOL + DRAIN);
+    const actions = released(from);
+    expect(actions).toContainEqual({ adapter: 'sequelize', name: 'Sequelize', action: 'closed' });
     expect(actions.filter((a) => a.adapter === 'mysql2')).toEqual([]);
   });
 });
