@@ -104,7 +104,8 @@ export function mysql2Adapter(): Adapter {
 
     attach(namespace, specifier, adapterContext) {
       context = adapterContext ?? context;
-      // `mysql2/promise` wraps the core API of the `mysql2` beside it (loaded already, by that file).
+      // `mysql2/promise` wraps the core API of the `mysql2` beside it: requiring that loads only its
+      // index, the classes are those `mysql2/promise` loaded.
       const mysql2 = findMysql2(namespace) ?? (specifier === 'mysql2/promise' ? findMysql2(context?.require?.('mysql2')) : undefined);
       if (!mysql2 || patched.has(mysql2.Pool.prototype)) return;
       patched.add(mysql2.Pool.prototype);
