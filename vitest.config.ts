@@ -15,7 +15,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     exclude: [...configDefaults.exclude, 'test/.tmp/**', 'test/*-app/**', ...tooNew],
     // Nested apps, a native addon for this Node and a Chromium first; then the databases.
-    globalSetup: ['test/setup/install.ts', 'test/setup/database.ts', 'test/setup/postgres.ts'],
+    globalSetup: ['test/setup/install.ts', 'test/setup/database.ts', 'test/setup/postgres.ts', 'test/setup/mariadb.ts'],
     // Real dev servers and a real database: generous, since CI has two cores.
     testTimeout: 120_000,
     hookTimeout: 60_000,

@@ -56,12 +56,14 @@ const pauses = [50, 200].flatMap((heapMB) =>
     return lastJson(execFileSync(process.execPath, [join(here, 'pause.js'), String(heapMB), strategy], { encoding: 'utf8' }));
   }),
 );
-// SQL: PostgreSQL's own connection count after 50 reloads of a module creating a pg Pool (the
-// script starts its own PostgreSQL and runs each strategy in a child).
+// SQL: PostgreSQL's own connection count after 50 reloads of a module creating a pg Pool, then
+// MariaDB's for a mysql2 pool (the script starts its own servers and runs each strategy in a child).
 const sql = lastJson(execFileSync(process.execPath, [join(here, 'sql-connections.js'), '50'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }));
 const sqlRows = [
   ['without orm-hmr', sql.plain],
   ['with orm-hmr', sql['orm-hmr']],
+  ['mysql2 pool on MariaDB, without orm-hmr', sql.mysql2.plain],
+  ['mysql2 pool on MariaDB, with orm-hmr', sql.mysql2['orm-hmr']],
 ].map(([name, r]) => `| ${name} | ${r.before} | ${r.max} | ${r.after} | ${r.insertsPerSecond} | ${r.failures} |`);
 process.stderr.write('trace (who holds it) at 50 and 200 MB...\n');
 const traces = [50, 200].map((mb) =>
@@ -212,6 +214,8 @@ A module creating \`new pg.Pool({ max: ${sql.pool} })\` at its top level, edited
 every 100 ms or so, Vite 8 \`ssrLoadModule\`) while ${sql.workers} loops insert through whatever it exports
 now, on a throwaway PostgreSQL (Debian's package). PostgreSQL counts the client connections
 itself (\`pg_stat_activity\`): before the first edit, the most seen after any edit, and after the last.
+The last two rows: the same with \`mysql2\`'s \`createPool({ connectionLimit: ${sql.pool} })\` on a throwaway MariaDB
+(Debian's \`mariadb-server\`), counted by \`information_schema.PROCESSLIST\`.
 
 | strategy | before | max | after ${sql.reloads} reloads | inserts per second while reloading | failed |
 | --- | --- | --- | --- | --- | --- |

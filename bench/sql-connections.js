@@ -1,12 +1,17 @@
-// PostgreSQL connections after 50 reloads, without and with orm-hmr: a module creating a pg Pool
-// (max 5) at its top level, edited 50 times while 3 loops insert through it, on a throwaway
-// PostgreSQL (Debian's package, db/postgres.js). PostgreSQL counts the connections itself
-// (pg_stat_activity). Prints one JSON line: { reloads, pool, plain: {...}, 'orm-hmr': {...} }.
-// Alone: `npm run build && node bench/sql-connections.js [reloads]`; each strategy runs in a child.
+// SQL connections after 50 reloads, without and with orm-hmr: a module creating a pg Pool (max 5)
+// at its top level, edited 50 times while 3 loops insert through it, on a throwaway PostgreSQL
+// (Debian's package, db/postgres.js); then the same with a mysql2 pool (connectionLimit 5) on a
+// throwaway MariaDB (Debian's mariadb-server, db/mariadb.js). Each server counts the connections
+// itself (pg_stat_activity, information_schema.PROCESSLIST). Prints one JSON line:
+// { reloads, pool, workers, plain: {...}, 'orm-hmr': {...}, mysql2: { plain, 'orm-hmr' } } (the
+// top-level pair is pg's). Alone: `npm run build && node bench/sql-connections.js [reloads]`; each
+// strategy runs in a child.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import mysql from 'mysql2/promise';
 import pg from 'pg';
+import { startMariadb } from '../db/mariadb.js';
 import { startPostgres } from '../db/postgres.js';
 import { ormHmr } from '../dist/vite/index.js';
 import { settled } from '../dist/runtime/index.js';
@@ -16,25 +21,58 @@ const reloads = Number(process.argv[2] ?? 50);
 const POOL = 5;
 const WORKERS = 3;
 
-const db = (url, version) => `import pg from 'pg';
+/** Per client: the module, the table it inserts into, and the server's own count of the others' connections. */
+const kinds = {
+  pg: {
+    db: (url, version) => `import pg from 'pg';
 export const version = ${version};
 export const pool = new pg.Pool({ connectionString: ${JSON.stringify(url)}, max: ${POOL} });
 export async function insert(n) {
   await pool.query('INSERT INTO bench_items (n) VALUES ($1)', [n]);
 }
-`;
+`,
+    async watch(url) {
+      const watcher = new pg.Client({ connectionString: url, application_name: 'bench-watcher' });
+      await watcher.connect();
+      return {
+        query: (sql) => watcher.query(sql),
+        count: async () =>
+          (await watcher.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()")).rows[0].n,
+        end: () => watcher.end(),
+      };
+    },
+    table: 'CREATE TABLE bench_items (id serial PRIMARY KEY, n int NOT NULL)',
+  },
+  mysql2: {
+    db: (url, version) => `import mysql from 'mysql2/promise';
+export const version = ${version};
+export const pool = mysql.createPool({ uri: ${JSON.stringify(url)}, connectionLimit: ${POOL} });
+export async function insert(n) {
+  await pool.execute('INSERT INTO bench_items (n) VALUES (?)', [n]);
+}
+`,
+    async watch(url) {
+      const watcher = await mysql.createConnection(url);
+      return {
+        query: (sql) => watcher.query(sql),
+        count: async () => Number((await watcher.query('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND ID <> CONNECTION_ID()'))[0][0].n),
+        end: () => watcher.end(),
+      };
+    },
+    table: 'CREATE TABLE bench_items (id INT AUTO_INCREMENT PRIMARY KEY, n INT NOT NULL)',
+  },
+};
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function measure(url, strategy) {
-  const root = benchProject(`sql-${strategy}`);
+async function measure(url, strategy, kind) {
+  const { db, watch } = kinds[kind];
+  const root = benchProject(`sql-${kind}-${strategy}`);
   const file = join(root, 'db.ts');
   writeFileSync(file, db(url, 1));
   const server = await benchServer(root, strategy === 'orm-hmr' ? [ormHmr({ memoryLine: false })] : []);
-  const watcher = new pg.Client({ connectionString: url, application_name: 'bench-watcher' });
-  await watcher.connect();
-  const count = async () =>
-    (await watcher.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()")).rows[0].n;
+  const watcher = await watch(url);
+  const count = watcher.count;
   let loading = true;
   let inserts = 0;
   let failures = 0;
@@ -79,26 +117,30 @@ async function measure(url, strategy) {
 
 // Each strategy in a fresh process (the plain run's pools stay open until that process exits).
 if (process.argv[3] === '--child') {
-  const [, , , , strategy, url] = process.argv;
-  console.log(JSON.stringify(await measure(url, strategy)));
+  const [, , , , strategy, kind, url] = process.argv;
+  console.log(JSON.stringify(await measure(url, strategy, kind)));
   process.exit(0);
 }
 const base = join(import.meta.dirname, '.tmp');
 mkdirSync(base, { recursive: true });
-const postgres = await startPostgres({ base, database: 'orm_hmr_bench', maxConnections: 400 });
-try {
-  const setup = new pg.Client(postgres.url);
-  await setup.connect();
-  await setup.query('CREATE TABLE bench_items (id serial PRIMARY KEY, n int NOT NULL)');
-  await setup.end();
-  const child = (strategy) => {
-    process.stderr.write(`sql connections: ${strategy}, ${reloads} reloads...\n`);
-    const out = execFileSync(process.execPath, [import.meta.filename, String(reloads), '--child', strategy, postgres.url], { encoding: 'utf8' });
-    return JSON.parse(out.trim().split('\n').at(-1));
-  };
-  const plain = child('plain');
-  const withOrmHmr = child('orm-hmr');
-  console.log(JSON.stringify({ reloads, pool: POOL, workers: WORKERS, plain, 'orm-hmr': withOrmHmr }));
-} finally {
-  postgres.stop();
+
+/** Both strategies of `kind` on a fresh server. */
+async function compare(kind, server) {
+  try {
+    const setup = await kinds[kind].watch(server.url);
+    await setup.query(kinds[kind].table);
+    await setup.end();
+    const child = (strategy) => {
+      process.stderr.write(`sql connections: ${kind}, ${strategy}, ${reloads} reloads...\n`);
+      const out = execFileSync(process.execPath, [import.meta.filename, String(reloads), '--child', strategy, kind, server.url], { encoding: 'utf8' });
+      return JSON.parse(out.trim().split('\n').at(-1));
+    };
+    return { plain: child('plain'), 'orm-hmr': child('orm-hmr') };
+  } finally {
+    await server.stop();
+  }
 }
+
+const pgResults = await compare('pg', await startPostgres({ base, database: 'orm_hmr_bench', maxConnections: 400 }));
+const mysql2Results = await compare('mysql2', await startMariadb({ base, database: 'orm_hmr_bench', maxConnections: 400 }));
+console.log(JSON.stringify({ reloads, pool: POOL, workers: WORKERS, ...pgResults, mysql2: mysql2Results }));

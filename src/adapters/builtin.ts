@@ -2,6 +2,7 @@ import { betterSqlite3Adapter } from './better-sqlite3.ts';
 import { knexAdapter } from './knex.ts';
 import { mongodbAdapter } from './mongodb.ts';
 import { mongooseAdapter } from './mongoose.ts';
+import { mysql2Adapter } from './mysql2.ts';
 import { pgAdapter } from './pg.ts';
 import { sequelizeAdapter } from './sequelize.ts';
 import { typegooseAdapter } from './typegoose.ts';
@@ -19,6 +20,7 @@ export const builtinAdapters = {
   typeorm: typeormAdapter,
   pg: pgAdapter,
   knex: knexAdapter,
+  mysql2: mysql2Adapter,
   'better-sqlite3': betterSqlite3Adapter,
   sequelize: sequelizeAdapter,
 } satisfies Record<string, () => Adapter>;
