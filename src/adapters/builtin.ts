@@ -1,5 +1,6 @@
 import { betterSqlite3Adapter } from './better-sqlite3.ts';
 import { knexAdapter } from './knex.ts';
+import { mikroOrmAdapter } from './mikro-orm.ts';
 import { mongodbAdapter } from './mongodb.ts';
 import { mongooseAdapter } from './mongoose.ts';
 import { pgAdapter } from './pg.ts';
@@ -21,6 +22,7 @@ export const builtinAdapters = {
   knex: knexAdapter,
   'better-sqlite3': betterSqlite3Adapter,
   sequelize: sequelizeAdapter,
+  'mikro-orm': mikroOrmAdapter,
 } satisfies Record<string, () => Adapter>;
 
 export type BuiltinAdapterName = keyof typeof builtinAdapters;

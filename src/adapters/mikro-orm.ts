@@ -1,0 +1,258 @@
+import { describe } from '../util/errors.ts';
+import { patchMethod } from '../util/patch.ts';
+import type { Adapter, AdapterContext, Entry } from './types.ts';
+
+// Only the MikroORM 6 and 7 internals we read or call.
+type Meta = { className?: string; class?: unknown; embeddable?: boolean };
+type GetMetadata = (this: unknown, entity?: string, path?: string, target?: unknown) => unknown;
+interface MetadataStorageClass {
+  getMetadata: GetMetadata;
+  /** MikroORM 6: what every decorator calls; 7 moved it to `@mikro-orm/decorators`, which passes the class to `getMetadata`. */
+  getMetadataFromDecorator?: (this: unknown, target: unknown) => unknown;
+}
+interface OrmLike {
+  config: { get(key: 'entities'): unknown; getComparator?(metadata: unknown): unknown; getHydrator?(metadata: unknown): unknown };
+  getMetadata(): { getAll(): Record<string, Meta> | Map<unknown, Meta> };
+  discoverEntity(entities: unknown[], reset?: string[]): void;
+}
+interface Core {
+  MetadataStorage: MetadataStorageClass;
+  MikroORM?: { prototype: { createEntityManager?: unknown } };
+  EntitySchema?: { REGISTRY?: Map<unknown, unknown> };
+}
+
+/** The packages whose import marks a module as using MikroORM: core, its drivers (which re-export core) and 7's decorators. */
+const PACKAGES = [
+  '@mikro-orm/core',
+  '@mikro-orm/decorators',
+  '@mikro-orm/postgresql',
+  '@mikro-orm/mysql',
+  '@mikro-orm/mariadb',
+  '@mikro-orm/sqlite',
+  '@mikro-orm/better-sqlite',
+  '@mikro-orm/libsql',
+  '@mikro-orm/mssql',
+  '@mikro-orm/mongodb',
+  '@mikro-orm/knex',
+  '@mikro-orm/sql',
+];
+
+/**
+ * MikroORM 6 (and 7):
+ * - **Decorator metadata**: every entity's entry in the global `MetadataStorage`
+ *   (`globalThis['mikro-orm-metadata']`, keyed `${className}-${hash(path)}`; under Vite the path is
+ *   not found, so the key is the class name and decorators would modify the previous entry: a
+ *   renamed property stayed, required, and inserts failed). The file's entries are removed before
+ *   it evaluates again, so its decorators start from nothing.
+ * - **`EntitySchema.REGISTRY`**: the schema made for a class (`new EntitySchema({ class: User })`),
+ *   a Map that would keep every previous class.
+ * - **Live `MikroORM` instances** (noted as each builds its entity manager, weakly): after a file
+ *   committed new entity classes, each instance whose metadata names one of them rediscovers all
+ *   its entities in place (`orm.discoverEntity`), so `orm.em` and its forks use the new classes and
+ *   properties; its compiled snapshot, comparator and hydrator caches are cleared.
+ */
+export function mikroOrmAdapter(): Adapter {
+  const orms = new Set<WeakRef<OrmLike>>();
+  const seenOrms = new WeakSet<OrmLike>();
+  const patched = new WeakSet<object>();
+  // Entity metadata already reported (discovery calls `getMetadata` again for each one).
+  const reported = new WeakSet<object>();
+  const restores: (() => void)[] = [];
+  let storage: Record<string, unknown> | undefined;
+  let context: AdapterContext | undefined;
+
+  const hookCore = (core: Core) => {
+    const Storage = core.MetadataStorage;
+    if (patched.has(Storage)) return;
+    patched.add(Storage);
+    let decorated: unknown;
+    if (typeof Storage.getMetadataFromDecorator === 'function') {
+      restores.push(
+        patchMethod(Storage as Required<MetadataStorageClass>, 'getMetadataFromDecorator', (fromDecorator) =>
+          function (this: unknown, target: unknown) {
+            const outer = decorated;
+            decorated = target;
+            try {
+              return fromDecorator.call(this, target);
+            } finally {
+              decorated = outer;
+            }
+          },
+        ),
+      );
+    }
+    restores.push(
+      patchMethod(Storage, 'getMetadata', (getMetadata) =>
+        function (this: unknown, entity, path, target) {
+          const meta = getMetadata.call(this, entity, path, target);
+          if (entity && path && meta && typeof meta === 'object' && !reported.has(meta)) {
+            reported.add(meta);
+            storage ??= getMetadata.call(this) as Record<string, unknown>;
+            const key = Object.keys(storage).find((k) => storage![k] === meta);
+            const cls = target ?? decorated;
+            if (key !== undefined) context?.register(metadataEntry(storage, key, meta as Meta, cls));
+          }
+          return meta;
+        },
+      ),
+    );
+    const registry = core.EntitySchema?.REGISTRY;
+    if (registry instanceof Map && !patched.has(registry)) {
+      patched.add(registry);
+      restores.push(
+        patchMethod(registry, 'set', (set) =>
+          function (this: Map<unknown, unknown>, cls: unknown, schema: unknown) {
+            const fresh = this.get(cls) !== schema;
+            const result = set.call(this, cls, schema);
+            if (fresh && typeof cls === 'function') context?.register(schemaEntry(this, cls, schema));
+            return result;
+          },
+        ),
+      );
+    }
+    const proto = rootPrototype(core.MikroORM);
+    if (proto && !patched.has(proto)) {
+      patched.add(proto);
+      // Both `init()` and `initSync()` (6 and 7) end by building the entity manager.
+      restores.push(
+        patchMethod(proto as { createEntityManager: (this: OrmLike) => unknown }, 'createEntityManager', (create) =>
+          function (this: OrmLike) {
+            if (!seenOrms.has(this)) {
+              seenOrms.add(this);
+              orms.add(new WeakRef(this));
+            }
+            return create.call(this);
+          },
+        ),
+      );
+    }
+  };
+
+  return {
+    name: 'mikro-orm',
+    packages: PACKAGES,
+    reports: true,
+
+    attach(namespace, _specifier, attachContext) {
+      context ??= attachContext;
+      // 7's decorators package does not re-export core: take core from the module's own folder.
+      const core = findCore(namespace) ?? findCore(attachContext?.require?.('@mikro-orm/core'));
+      if (core) hookCore(core);
+    },
+
+    attached: () => restores.length > 0,
+
+    detach() {
+      for (const restore of restores.splice(0)) restore();
+    },
+
+    // Read once per reload batch, by the sweep.
+    entries() {
+      const out: Entry[] = [];
+      const all = storage ?? (globalThis as Record<string, unknown>)['mikro-orm-metadata'];
+      if (all && typeof all === 'object') {
+        for (const [key, meta] of Object.entries(all as Record<string, Meta>)) out.push(metadataEntry(all as Record<string, unknown>, key, meta, meta?.class));
+      }
+      return out;
+    },
+
+    // New entity classes: live instances that know an entity of that name rediscover theirs.
+    committed(entries) {
+      const successors = new Map<string, unknown>();
+      for (const { value } of entries) {
+        // Global metadata, or an EntitySchema (its `meta`) from the registry.
+        const meta = ((value as { meta?: Meta }).meta ?? value) as Meta;
+        if (typeof meta?.class === 'function' && meta.className) successors.set(meta.className, meta.class);
+      }
+      if (successors.size === 0) return;
+      for (const ref of orms) {
+        const orm = ref.deref();
+        if (!orm) orms.delete(ref);
+        else refresh(orm, successors, (message) => context?.log('warn', message));
+      }
+    },
+  };
+}
+
+/** An entity's global metadata; its class's generations are counted once the class decorator ran. */
+function metadataEntry(storage: Record<string, unknown>, key: string, meta: Meta, cls: unknown): Entry {
+  const label = meta?.className ?? key;
+  return typeof cls === 'function' ? { container: storage, key, value: meta, label, track: true, trackedValue: cls } : { container: storage, key, value: meta, label };
+}
+
+/** A class's schema in `EntitySchema.REGISTRY` (a Map keyed by class): removed only while it still maps to this schema. */
+function schemaEntry(registry: Map<unknown, unknown>, cls: { name: string }, schema: unknown): Entry {
+  return {
+    container: registry,
+    value: schema,
+    label: cls.name,
+    track: true,
+    trackedValue: cls,
+    remove: () => {
+      if (registry.get(cls) !== schema) return () => {};
+      registry.delete(cls);
+      return () => {
+        if (!registry.has(cls)) registry.set(cls, schema);
+      };
+    },
+  };
+}
+
+/**
+ * Rediscovers every entity `orm` knows, with the successor class of each name that has one, and
+ * swaps the new metadata into its own `MetadataStorage` (the one `orm.em`, its forks and its
+ * driver read). A failure (another file of the batch not evaluated yet) keeps the previous
+ * metadata and says so.
+ */
+function refresh(orm: OrmLike, successors: Map<string, unknown>, warn: (message: string) => void): void {
+  const metadata = orm.getMetadata();
+  const all = metadata.getAll();
+  const metas = [...(all instanceof Map ? all.values() : Object.values(all))];
+  if (!metas.some((meta) => meta.className && successors.has(meta.className) && successors.get(meta.className) !== meta.class)) return;
+  const entities = metas.map((meta) => successors.get(meta.className!) ?? meta.class).filter((cls) => typeof cls === 'function');
+  const names = metas.map((meta) => meta.className!).filter(Boolean);
+  try {
+    orm.discoverEntity(entities, names);
+  } catch (error) {
+    warn(`mikro-orm: rediscovering entities after an edit failed, the previous metadata stays: ${describe(error)}`);
+    return;
+  }
+  // The `entities` option too, for a later full discovery.
+  const listed = orm.config.get('entities');
+  if (Array.isArray(listed)) {
+    for (let i = 0; i < listed.length; i++) {
+      const item: unknown = listed[i];
+      const next = typeof item === 'function' ? successors.get(item.name) : undefined;
+      if (next !== undefined) listed[i] = next;
+    }
+  }
+  // Snapshot generators, comparators and hydrators are compiled per entity name and cached.
+  for (const service of [orm.config.getComparator?.(metadata), orm.config.getHydrator?.(metadata)]) clearCompiled(service);
+}
+
+/** Clears a service's Map-valued fields, and Maps one level down (`ObjectHydrator#hydrators`). */
+function clearCompiled(service: unknown): void {
+  if (!service || typeof service !== 'object') return;
+  for (const value of Object.values(service)) {
+    if (value instanceof Map) value.clear();
+    else if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+      for (const inner of Object.values(value)) if (inner instanceof Map) inner.clear();
+    }
+  }
+}
+
+/** `MetadataStorage` (and `MikroORM`, `EntitySchema`) behind an import of core or a driver. */
+function findCore(namespace: unknown): Core | undefined {
+  const ns = namespace as (Partial<Core> & { default?: Partial<Core> }) | undefined;
+  for (const candidate of [ns, ns?.default]) {
+    if (typeof candidate?.MetadataStorage?.getMetadata === 'function') return candidate as Core;
+  }
+  return undefined;
+}
+
+/** The prototype that defines `createEntityManager`: core's, below a driver's `MikroORM` subclass. */
+function rootPrototype(MikroORM: Core['MikroORM']): object | undefined {
+  let proto = MikroORM?.prototype as object | null | undefined;
+  while (proto && !Object.hasOwn(proto, 'createEntityManager')) proto = Object.getPrototypeOf(proto);
+  return proto ?? undefined;
+}
