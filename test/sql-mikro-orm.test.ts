@@ -37,6 +37,22 @@ export class ${name} {
 }
 `;
 
+/** The same entity as a class plus \`defineEntity({ class })\` (MikroORM 6.5+'s schema builder, no decorators). */
+const schemaEntity = (name: string, table: string, version: number) => `import { defineEntity } from '@mikro-orm/core';
+
+export class ${name} {
+  static version = ${version};
+  id!: number;
+  name!: string;
+  f${version}!: string;
+}
+export const ${name}Schema = defineEntity({
+  class: ${name},
+  tableName: '${table}',
+  properties: (p) => ({ id: p.integer().primary(), name: p.string(), f${version}: p.string() }),
+});
+`;
+
 /** An entity in another file with a relation to it: its metadata must follow the new class too. */
 const note = (name: string, table: string) => `import { Entity, ManyToOne, PrimaryKey, Property } from '@mikro-orm/core';
 import { ${name} } from './${name.toLowerCase()}.ts';
@@ -50,10 +66,10 @@ export class ${name}Note {
 `;
 
 /** `MikroORM.init()` once, kept on globalThis (the dev singleton), or on each evaluation of db.ts. */
-const db = (name: string, singleton: boolean) => {
-  const init = `MikroORM.init({ clientUrl: ${JSON.stringify(url)}, entities: [${name}, ${name}Note], pool: { min: 0, max: 2 }, debug: false })`;
+const db = (name: string, singleton: boolean, schema: boolean) => {
+  const init = `MikroORM.init({ clientUrl: ${JSON.stringify(url)}, entities: [${name}${schema ? 'Schema' : ''}, ${name}Note], pool: { min: 0, max: 2 }, debug: false })`;
   return `import { MikroORM } from '@mikro-orm/postgresql';
-import { ${name} } from './entities/${name.toLowerCase()}.ts';
+import { ${name}${schema ? `Schema` : ''} } from './entities/${name.toLowerCase()}.ts';
 import { ${name}Note } from './entities/note.ts';
 
 const slot = globalThis as { __mikro${name}?: Promise<MikroORM>; __mikroAll?: MikroORM[] };
@@ -90,19 +106,20 @@ interface Loaded {
 
 describe('MikroORM 6 on PostgreSQL', () => {
   it.each([
-    ['a MikroORM kept on globalThis (the live instance sees the new metadata)', true],
-    ['a MikroORM made on each evaluation (it reads the global metadata)', false],
-  ] as const)('10 renames of a required property, each followed by an insert: %s', async (_what, singleton) => {
-    const name = singleton ? 'MikroKept' : 'MikroFresh';
+    ['decorators, a MikroORM kept on globalThis (the live instance sees the new metadata)', 'MikroKept', true, false],
+    ['decorators, a MikroORM made on each evaluation (it reads the global metadata)', 'MikroFresh', false, false],
+    ['defineEntity({ class }), a MikroORM kept on globalThis', 'MikroDefined', true, true],
+  ] as const)('10 renames of a required property, each followed by an insert: %s', async (_what, name, singleton, schema) => {
+    const write = schema ? schemaEntity : entity;
     const table = `sql_mikro_${name.toLowerCase()}_${suffix}`;
     const file = `entities/${name.toLowerCase()}.ts`;
     await client.query(`CREATE TABLE ${table} (id serial PRIMARY KEY, name text NOT NULL, f1 text NOT NULL)`);
     await client.query(`CREATE TABLE ${table}_notes (id serial PRIMARY KEY, text text NOT NULL, owner_id int NOT NULL REFERENCES ${table} (id))`);
     const project = new Project('sql-mikro-orm', {
       'tsconfig.json': decoratorsTsconfig,
-      [file]: entity(name, table, 1),
+      [file]: write(name, table, 1),
       'entities/note.ts': note(name, table),
-      'db.ts': db(name, singleton),
+      'db.ts': db(name, singleton, schema),
       'app.ts': app(name),
     });
     const dev = await startVite(project);
@@ -113,7 +130,7 @@ describe('MikroORM 6 on PostgreSQL', () => {
         if (version > 1) {
           // The migration a user would run for the rename.
           await client.query(`ALTER TABLE ${table} RENAME COLUMN f${version - 1} TO f${version}`);
-          await dev.edit(file, entity(name, table, version));
+          await dev.edit(file, write(name, table, version));
         }
         const loaded = await until(async () => {
           const current = await dev.load<Loaded>('app.ts');
@@ -126,8 +143,10 @@ describe('MikroORM 6 on PostgreSQL', () => {
         expect(note.owner[`f${version}`]).toBe(`value ${version} updated`);
         inserted.push(String(row.name));
         expect(Object.keys(loaded.orm.getMetadata().get(name).properties)).toEqual(['id', 'name', `f${version}`]);
-        const global = Object.values((globalThis as unknown as Record<string, Record<string, { className: string; properties: object }>>)['mikro-orm-metadata']).filter((meta) => meta.className === name);
-        expect(global.map((meta) => Object.keys(meta.properties))).toEqual([['id', 'name', `f${version}`]]);
+        if (!schema) {
+          const global = Object.values((globalThis as unknown as Record<string, Record<string, { className: string; properties: object }>>)['mikro-orm-metadata']).filter((meta) => meta.className === name);
+          expect(global.map((meta) => Object.keys(meta.properties))).toEqual([['id', 'name', `f${version}`]]);
+        }
       }
       expect(inserted).toHaveLength(RENAMES + 1);
       const { rows } = await client.query(`SELECT count(*)::int AS n FROM ${table}`);

@@ -60,6 +60,16 @@ export function mikroOrmAdapter(): Adapter {
   const restores: (() => void)[] = [];
   let storage: Record<string, unknown> | undefined;
   let context: AdapterContext | undefined;
+  // A rediscovery can fail while the batch is half evaluated (a relation names a class whose file
+  // comes next): warn only if no later one succeeded within a second.
+  const warnings = new WeakMap<OrmLike, ReturnType<typeof setTimeout>>();
+  const stale = (orm: OrmLike, error: unknown) => {
+    clearTimeout(warnings.get(orm));
+    if (error === undefined) return void warnings.delete(orm);
+    const timer = setTimeout(() => context?.log('warn', `mikro-orm: rediscovering entities after an edit failed, the previous metadata stays: ${describe(error)}`), 1_000);
+    timer.unref?.();
+    warnings.set(orm, timer);
+  };
 
   const hookCore = (core: Core) => {
     const Storage = core.MetadataStorage;
@@ -168,7 +178,7 @@ export function mikroOrmAdapter(): Adapter {
       for (const ref of orms) {
         const orm = ref.deref();
         if (!orm) orms.delete(ref);
-        else refresh(orm, successors, (message) => context?.log('warn', message));
+        else refresh(orm, successors, stale);
       }
     },
   };
@@ -202,30 +212,35 @@ function schemaEntry(registry: Map<unknown, unknown>, cls: { name: string }, sch
  * Rediscovers every entity `orm` knows, with the successor class of each name that has one, and
  * swaps the new metadata into its own `MetadataStorage` (the one `orm.em`, its forks and its
  * driver read). A failure (another file of the batch not evaluated yet) keeps the previous
- * metadata and says so.
+ * metadata; `done` hears of it.
  */
-function refresh(orm: OrmLike, successors: Map<string, unknown>, warn: (message: string) => void): void {
+function refresh(orm: OrmLike, successors: Map<string, unknown>, done: (orm: OrmLike, error?: unknown) => void): void {
   const metadata = orm.getMetadata();
   const all = metadata.getAll();
   const metas = [...(all instanceof Map ? all.values() : Object.values(all))];
   if (!metas.some((meta) => meta.className && successors.has(meta.className) && successors.get(meta.className) !== meta.class)) return;
-  const entities = metas.map((meta) => successors.get(meta.className!) ?? meta.class).filter((cls) => typeof cls === 'function');
+  // The `entities` option first gets the successor of each name it lists (a class, or the class a
+  // schema was defined for): it names the entities a class-less schema stands for (whose generated
+  // class is not in the registry any more once the file that discovered it evaluated again).
+  const listed = orm.config.get('entities');
+  const byName = new Map<string, unknown>();
+  if (Array.isArray(listed)) {
+    for (let i = 0; i < listed.length; i++) {
+      const item: unknown = listed[i];
+      const name = typeof item === 'function' ? item.name : (item as { meta?: Meta } | null)?.meta?.className;
+      if (!name) continue;
+      if (successors.has(name)) listed[i] = successors.get(name);
+      byName.set(name, listed[i]);
+    }
+  }
+  const entities = metas.map((meta) => byName.get(meta.className!) ?? successors.get(meta.className!) ?? meta.class).filter(Boolean);
   const names = metas.map((meta) => meta.className!).filter(Boolean);
   try {
     orm.discoverEntity(entities, names);
   } catch (error) {
-    warn(`mikro-orm: rediscovering entities after an edit failed, the previous metadata stays: ${describe(error)}`);
-    return;
+    return done(orm, error);
   }
-  // The `entities` option too, for a later full discovery.
-  const listed = orm.config.get('entities');
-  if (Array.isArray(listed)) {
-    for (let i = 0; i < listed.length; i++) {
-      const item: unknown = listed[i];
-      const next = typeof item === 'function' ? successors.get(item.name) : undefined;
-      if (next !== undefined) listed[i] = next;
-    }
-  }
+  done(orm);
   // Snapshot generators, comparators and hydrators are compiled per entity name and cached.
   for (const service of [orm.config.getComparator?.(metadata), orm.config.getHydrator?.(metadata)]) clearCompiled(service);
 }
