@@ -10,13 +10,27 @@ interface MetadataStorageClass {
   /** MikroORM 6: what every decorator calls; 7 moved it to `@mikro-orm/decorators`, which passes the class to `getMetadata`. */
   getMetadataFromDecorator?: (this: unknown, target: unknown) => unknown;
 }
+interface StorageLike {
+  getAll(): Record<string, Meta> | Map<unknown, Meta>;
+  get(key: unknown): Meta | undefined;
+  set(key: unknown, meta: Meta): void;
+  reset(name: string): void;
+  decorate(em: unknown): void;
+}
 interface OrmLike {
   config: { get(key: 'entities'): unknown; getComparator?(metadata: unknown): unknown; getHydrator?(metadata: unknown): unknown };
-  getMetadata(): { getAll(): Record<string, Meta> | Map<unknown, Meta> };
-  discoverEntity(entities: unknown[], reset?: string[]): void;
+  driver: { getPlatform(): unknown };
+  em: unknown;
+  getMetadata(): StorageLike;
 }
+type Discovery = new (
+  metadata: unknown,
+  platform: unknown,
+  config: unknown,
+) => { discoverReferences(entities: unknown[]): unknown[]; processDiscoveredEntities(discovered: unknown[]): (Meta & { root: Meta })[] };
 interface Core {
   MetadataStorage: MetadataStorageClass;
+  MetadataDiscovery?: Discovery;
   MikroORM?: { prototype: { createEntityManager?: unknown } };
   EntitySchema?: { REGISTRY?: Map<unknown, unknown> };
 }
@@ -48,12 +62,14 @@ const PACKAGES = [
  *   a Map that would keep every previous class.
  * - **Live `MikroORM` instances** (noted as each builds its entity manager, weakly): after a file
  *   committed new entity classes, each instance whose metadata names one of them rediscovers all
- *   its entities in place (`orm.discoverEntity`), so `orm.em` and its forks use the new classes and
- *   properties; its compiled snapshot, comparator and hydrator caches are cleared.
+ *   its entities (MikroORM's own discovery) and takes the result in place, so `orm.em` and its
+ *   forks use the new classes and properties; its compiled comparators and hydrators are cleared.
  */
 export function mikroOrmAdapter(): Adapter {
   const orms = new Set<WeakRef<OrmLike>>();
   const seenOrms = new WeakSet<OrmLike>();
+  // Each MikroORM copy's discovery class, by its MetadataStorage class (the one an ORM's metadata is an instance of).
+  const discoveries = new WeakMap<object, Discovery>();
   const patched = new WeakSet<object>();
   // Entity metadata already reported (discovery calls `getMetadata` again for each one).
   const reported = new WeakSet<object>();
@@ -73,6 +89,7 @@ export function mikroOrmAdapter(): Adapter {
 
   const hookCore = (core: Core) => {
     const Storage = core.MetadataStorage;
+    if (core.MetadataDiscovery) discoveries.set(Storage, core.MetadataDiscovery);
     if (patched.has(Storage)) return;
     patched.add(Storage);
     let decorated: unknown;
@@ -178,7 +195,7 @@ export function mikroOrmAdapter(): Adapter {
       for (const ref of orms) {
         const orm = ref.deref();
         if (!orm) orms.delete(ref);
-        else refresh(orm, successors, stale);
+        else refresh(orm, successors, discoveries.get(orm.getMetadata().constructor), stale);
       }
     },
   };
@@ -209,19 +226,21 @@ function schemaEntry(registry: Map<unknown, unknown>, cls: { name: string }, sch
 }
 
 /**
- * Rediscovers every entity `orm` knows, with the successor class of each name that has one, and
- * swaps the new metadata into its own `MetadataStorage` (the one `orm.em`, its forks and its
- * driver read). A failure (another file of the batch not evaluated yet) keeps the previous
- * metadata; `done` hears of it.
+ * Rediscovers every entity `orm` knows, with the successor class of each name that has one, in a
+ * discovery of its own (MikroORM's `orm.discoverEntity()` resets the ORM's metadata before it
+ * validates, and leaves it half empty when that throws). Only a complete result replaces the
+ * entries of the ORM's own `MetadataStorage` (the one `orm.em`, its forks and its driver read). A
+ * failure (another file of the batch not evaluated yet: MikroORM 7 then sees the old class and the
+ * new one for one table) keeps the previous metadata; `done` hears of it.
  */
-function refresh(orm: OrmLike, successors: Map<string, unknown>, done: (orm: OrmLike, error?: unknown) => void): void {
+function refresh(orm: OrmLike, successors: Map<string, unknown>, Discovery: Discovery | undefined, done: (orm: OrmLike, error?: unknown) => void): void {
   const metadata = orm.getMetadata();
   const all = metadata.getAll();
-  const metas = [...(all instanceof Map ? all.values() : Object.values(all))];
-  if (!metas.some((meta) => meta.className && successors.has(meta.className) && successors.get(meta.className) !== meta.class)) return;
-  // The `entities` option first gets the successor of each name it lists (a class, or the class a
-  // schema was defined for): it names the entities a class-less schema stands for (whose generated
-  // class is not in the registry any more once the file that discovered it evaluated again).
+  const byClass = all instanceof Map; // 7 keys the ORM's metadata by class, 6 by class name
+  const metas = [...(byClass ? all.values() : Object.values(all))];
+  if (!Discovery || !metas.some((meta) => meta.className && successors.has(meta.className) && successors.get(meta.className) !== meta.class)) return;
+  // The \`entities\` option first gets the successor of each name it lists (a class, or the class a
+  // schema was defined for): it names the entities a class-less schema stands for.
   const listed = orm.config.get('entities');
   const byName = new Map<string, unknown>();
   if (Array.isArray(listed)) {
@@ -234,15 +253,21 @@ function refresh(orm: OrmLike, successors: Map<string, unknown>, done: (orm: Orm
     }
   }
   const entities = metas.map((meta) => byName.get(meta.className!) ?? successors.get(meta.className!) ?? meta.class).filter(Boolean);
-  const names = metas.map((meta) => meta.className!).filter(Boolean);
+  let fresh: (Meta & { root: Meta })[];
   try {
-    orm.discoverEntity(entities, names);
+    const discovery = new Discovery(new (metadata.constructor as new () => StorageLike)(), orm.driver.getPlatform(), orm.config);
+    fresh = discovery.processDiscoveredEntities(discovery.discoverReferences(entities));
   } catch (error) {
     return done(orm, error);
   }
-  done(orm);
-  // Snapshot generators, comparators and hydrators are compiled per entity name and cached.
+  for (const meta of metas) if (meta.className) metadata.reset(meta.className);
+  const keyOf = (meta: Meta) => (byClass ? meta.class : meta.className);
+  for (const meta of fresh) metadata.set(keyOf(meta), meta);
+  for (const meta of fresh) meta.root = metadata.get(keyOf(meta.root)) ?? meta.root;
+  metadata.decorate(orm.em);
+  // Snapshot generators, comparators and hydrators are compiled per entity and cached.
   for (const service of [orm.config.getComparator?.(metadata), orm.config.getHydrator?.(metadata)]) clearCompiled(service);
+  done(orm);
 }
 
 /** Clears a service's Map-valued fields, and Maps one level down (`ObjectHydrator#hydrators`). */
