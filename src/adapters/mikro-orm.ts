@@ -3,7 +3,7 @@ import { patchMethod } from '../util/patch.ts';
 import type { Adapter, AdapterContext, Entry } from './types.ts';
 
 // Only the MikroORM 6 and 7 internals we read or call.
-type Meta = { className?: string; class?: unknown; embeddable?: boolean };
+type Meta = { className?: string; class?: unknown; embeddable?: boolean; prototype?: object };
 type GetMetadata = (this: unknown, entity?: string, path?: string, target?: unknown) => unknown;
 interface MetadataStorageClass {
   getMetadata: GetMetadata;
@@ -254,8 +254,9 @@ function refresh(orm: OrmLike, successors: Map<string, unknown>, Discovery: Disc
   }
   const entities = metas.map((meta) => byName.get(meta.className!) ?? successors.get(meta.className!) ?? meta.class).filter(Boolean);
   let fresh: (Meta & { root: Meta })[];
+  let discovery: InstanceType<Discovery>;
   try {
-    const discovery = new Discovery(new (metadata.constructor as new () => StorageLike)(), orm.driver.getPlatform(), orm.config);
+    discovery = new Discovery(new (metadata.constructor as new () => StorageLike)(), orm.driver.getPlatform(), orm.config);
     fresh = discovery.processDiscoveredEntities(discovery.discoverReferences(entities));
   } catch (error) {
     return done(orm, error);
@@ -264,10 +265,36 @@ function refresh(orm: OrmLike, successors: Map<string, unknown>, Discovery: Disc
   const keyOf = (meta: Meta) => (byClass ? meta.class : meta.className);
   for (const meta of fresh) metadata.set(keyOf(meta), meta);
   for (const meta of fresh) meta.root = metadata.get(keyOf(meta.root)) ?? meta.root;
+  for (const meta of fresh) undecorate(meta.prototype);
   metadata.decorate(orm.em);
+  // MikroORM 6's own discovery (a public field; 7's is private) lists the classes it found first:
+  // it would keep that generation alive. Ours lists the current ones.
+  if (Object.hasOwn(orm, 'discovery')) (orm as { discovery?: unknown }).discovery = discovery;
   // Snapshot generators, comparators and hydrators are compiled per entity and cached.
   for (const service of [orm.config.getComparator?.(metadata), orm.config.getHydrator?.(metadata)]) clearCompiled(service);
   done(orm);
+}
+
+/**
+ * MikroORM's `EntityHelper.decorate` defines a prototype's `toJSON` and custom inspect only when
+ * absent, each closing over the metadata of that time. A rediscovery made while the batch was half
+ * evaluated ties a new class, through those closures and that metadata's relations, to the
+ * previous classes, and them to theirs: every generation would stay alive as long as one entity
+ * is. Before decorating again, those two go from a class we first saw undecorated, unless it
+ * defined them itself.
+ */
+const DEFINED_ONCE = ['toJSON', Symbol.for('nodejs.util.inspect.custom')];
+const ownMembers = new WeakMap<object, PropertyKey[] | null>();
+function undecorate(prototype: object | undefined): void {
+  if (!prototype) return;
+  if (!ownMembers.has(prototype)) {
+    // Already decorated when first seen (discovered by MikroORM.init itself): not ours to judge.
+    const decorated = Object.hasOwn(prototype, '__meta');
+    ownMembers.set(prototype, decorated ? null : DEFINED_ONCE.filter((key) => Object.hasOwn(prototype, key)));
+    return;
+  }
+  const own = ownMembers.get(prototype);
+  if (own) for (const key of DEFINED_ONCE) if (!own.includes(key)) delete (prototype as Record<PropertyKey, unknown>)[key];
 }
 
 /** Clears a service's Map-valued fields, and Maps one level down (`ObjectHydrator#hydrators`). */

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { expect } from 'vitest';
-import { settled, unload } from '../../dist/runtime/index.js';
+import { onReport, settled, unload } from '../../dist/runtime/index.js';
 import { Project, startVite, until } from './project.ts';
 
 // MikroORM entity, ORM and app files as a user writes them, and the rename scenario
@@ -124,6 +124,11 @@ export async function renameAndInsert({ url, client, name, singleton, schema, de
     'app.ts': app(name),
   }, base);
   const dev = await startVite(project);
+  // Generations of the entity class alive after GC, in each record that was measured.
+  const alive: number[] = [];
+  const off = onReport((record) => {
+    if (record.gc && record.alive[name] !== undefined) alive.push(record.alive[name]!);
+  });
   const slot = globalThis as { __mikroAll?: Loaded['orm'][] };
   try {
     const inserted: string[] = [];
@@ -153,9 +158,13 @@ export async function renameAndInsert({ url, client, name, singleton, schema, de
     const { rows } = await client.query(`SELECT count(*)::int AS n FROM ${table}`);
     expect(rows[0].n).toBe(RENAMES + 1);
     if (singleton) expect(new Set(slot.__mikroAll).size).toBe(1);
+    // The current class, and at most the previous one (an entity of it may still be on a stack).
+    // Every generation would stay if a rediscovery's closures tied each class to the one before.
+    if (singleton) expect(alive.filter((n) => n > 2)).toEqual([]);
   } finally {
     for (const file of ['app.ts', 'db.ts', 'entities/note.ts', `entities/${name.toLowerCase()}.ts`]) unload(project.path(file));
     for (const orm of new Set(slot.__mikroAll?.splice(0))) await orm.close();
+    off();
     await dev.close();
     project.remove();
   }
