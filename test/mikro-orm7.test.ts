@@ -27,6 +27,6 @@ describe('MikroORM 7 on PostgreSQL', () => {
     ['decorators, a MikroORM made on each evaluation', 'Mikro7Fresh', false, false],
     ['defineEntity({ class }), a MikroORM kept on globalThis', 'Mikro7Defined', true, true],
   ] as const)('10 renames of a required property, each followed by an insert: %s', async (_what, name, singleton, schema) => {
-    await renameAndInsert({ url, client, name, singleton, schema, decorators: '@mikro-orm/decorators/legacy', base });
+    await renameAndInsert({ url, client, name, singleton, schema, decorators: '@mikro-orm/decorators/legacy', base, maxAlive: 3 });
   });
 });

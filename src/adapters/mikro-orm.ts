@@ -18,10 +18,11 @@ interface StorageLike {
   decorate(em: unknown): void;
 }
 interface OrmLike {
-  config: { get(key: 'entities'): unknown; getComparator?(metadata: unknown): unknown; getHydrator?(metadata: unknown): unknown };
+  config: { get(key: 'entities'): unknown; getComparator?(metadata: unknown): unknown; getHydrator?(metadata: unknown): unknown; resetServiceCache?(): void };
   driver: { getPlatform(): unknown };
   em: unknown;
   getMetadata(): StorageLike;
+  createEntityManager?(): void;
 }
 type Discovery = new (
   metadata: unknown,
@@ -266,12 +267,17 @@ function refresh(orm: OrmLike, successors: Map<string, unknown>, Discovery: Disc
   for (const meta of fresh) metadata.set(keyOf(meta), meta);
   for (const meta of fresh) meta.root = metadata.get(keyOf(meta.root)) ?? meta.root;
   for (const meta of fresh) undecorate(meta.prototype);
-  metadata.decorate(orm.em);
   // MikroORM 6's own discovery (a public field; 7's is private) lists the classes it found first:
   // it would keep that generation alive. Ours lists the current ones.
   if (Object.hasOwn(orm, 'discovery')) (orm as { discovery?: unknown }).discovery = discovery;
-  // Snapshot generators, comparators and hydrators are compiled per entity and cached.
+  // Snapshot generators, comparators and hydrators are compiled per entity and cached: by name in
+  // 6, cleared in place (the entity managers hold them); by class in 7, in private fields, which
+  // would keep every generation: new services, and a new global entity manager that uses them
+  // (MikroORM's own \`createEntityManager\`, which decorates the classes as \`init()\` does).
   for (const service of [orm.config.getComparator?.(metadata), orm.config.getHydrator?.(metadata)]) clearCompiled(service);
+  orm.config.resetServiceCache?.();
+  if (byClass && typeof orm.createEntityManager === 'function') orm.createEntityManager();
+  else metadata.decorate(orm.em);
   done(orm);
 }
 

@@ -24,6 +24,12 @@ export interface Scenario {
   options?: string;
   /** Folder the project is written under, so its packages resolve from there (default test/.tmp). */
   base?: string;
+  /**
+   * Generations of the entity class a measured record may count alive with a live MikroORM: the
+   * current one and the previous one (an entity of it may still be on a stack); MikroORM 7's
+   * private discovery also keeps the first.
+   */
+  maxAlive?: number;
 }
 
 /** An entity with one required text property `f<version>`. */
@@ -109,7 +115,7 @@ interface Loaded {
  * An entity's required property renamed RENAMES times (the column renamed with SQL, as a migration
  * would), each rename followed by an insert, an update and a populated read through the app.
  */
-export async function renameAndInsert({ url, client, name, singleton, schema, decorators, options = '', base }: Scenario): Promise<void> {
+export async function renameAndInsert({ url, client, name, singleton, schema, decorators, options = '', base, maxAlive = 2 }: Scenario): Promise<void> {
   const suffix = `${process.pid}_${Date.now()}`;
   const write = (version: number) => (schema ? schemaEntity(name, table, version) : entity(name, table, version, decorators));
   const table = `sql_mikro_${name.toLowerCase()}_${suffix}`;
@@ -158,9 +164,9 @@ export async function renameAndInsert({ url, client, name, singleton, schema, de
     const { rows } = await client.query(`SELECT count(*)::int AS n FROM ${table}`);
     expect(rows[0].n).toBe(RENAMES + 1);
     if (singleton) expect(new Set(slot.__mikroAll).size).toBe(1);
-    // The current class, and at most the previous one (an entity of it may still be on a stack).
-    // Every generation would stay if a rediscovery's closures tied each class to the one before.
-    if (singleton) expect(alive.filter((n) => n > 2)).toEqual([]);
+    // Not one more per reload: every generation would stay if the ORM's compiled code, or a
+    // rediscovery's closures, kept each class.
+    if (singleton) expect(alive.filter((n) => n > maxAlive)).toEqual([]);
   } finally {
     for (const file of ['app.ts', 'db.ts', 'entities/note.ts', `entities/${name.toLowerCase()}.ts`]) unload(project.path(file));
     for (const orm of new Set(slot.__mikroAll?.splice(0))) await orm.close();
