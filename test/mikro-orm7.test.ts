@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, inject, it } from 'vitest';
 import { renameAndInsert } from './helpers/mikro-orm.ts';
+import { ownDatabase } from './helpers/own-database.ts';
 
 // MikroORM 7 needs Node 22.17+: test/mikro-orm7-app's engines keep this file out of a run on an
 // older Node (vitest.config.ts); it runs in `npm run test:node24`. Its projects are written under
@@ -10,15 +11,18 @@ const base = join(import.meta.dirname, 'mikro-orm7-app', '.tmp');
 
 let url: string;
 let client: pg.Client;
+let drop: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  url = inject('postgresUrl');
-  if (!url) throw new Error(inject('postgresMissing'));
+  const shared = inject('postgresUrl');
+  if (!shared) throw new Error(inject('postgresMissing'));
+  ({ url, drop } = await ownDatabase(shared, 'orm_hmr_mikro7'));
   client = new pg.Client(url);
   await client.connect();
 });
 afterAll(async () => {
   await client?.end();
+  await drop?.();
 });
 
 describe('MikroORM 7 on PostgreSQL', () => {

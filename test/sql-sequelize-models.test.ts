@@ -1,9 +1,11 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { onReport, settled, unload, type ReloadRecord } from '../dist/runtime/index.js';
+import { ownDatabase } from './helpers/own-database.ts';
 import { Project, startVite, until, type Dev, type LoadMode } from './helpers/project.ts';
 
-// Sequelize 6 models and associations across files, on the real PostgreSQL of the global setup:
+// Sequelize 6 models and associations across files, on the real PostgreSQL of the global setup (a
+// database of its own, so its connections do not count in the connection-count tests beside it):
 // a model file edited while another file's associations point at it, an association file
 // reloaded 30 times, a model removed from its file.
 
@@ -17,6 +19,7 @@ interface ModelClass {
 
 let url: string;
 let client: pg.Client;
+let drop: (() => Promise<void>) | undefined;
 const suffix = `${process.pid}_${Date.now()}`;
 let tables = 0;
 const records: ReloadRecord[] = [];
@@ -25,8 +28,9 @@ let unsubscribe: () => void;
 const mostAlive = (name: string, from: number) => Math.max(0, ...records.slice(from).filter((r) => r.gc && r.alive[name] !== undefined).map((r) => r.alive[name]!));
 
 beforeAll(async () => {
-  url = inject('postgresUrl');
-  if (!url) throw new Error(inject('postgresMissing'));
+  const shared = inject('postgresUrl');
+  if (!shared) throw new Error(inject('postgresMissing'));
+  ({ url, drop } = await ownDatabase(shared, 'orm_hmr_sequelize_models'));
   client = new pg.Client(url);
   await client.connect();
   unsubscribe = onReport((record) => records.push(record));
@@ -34,6 +38,7 @@ beforeAll(async () => {
 afterAll(async () => {
   unsubscribe?.();
   await client?.end();
+  await drop?.();
 });
 
 const db = () => `import { Sequelize } from 'sequelize';
