@@ -71,7 +71,7 @@ export function mikroOrmAdapter(): Adapter {
   const seenOrms = new WeakSet<OrmLike>();
   // Each MikroORM copy's discovery class, by its MetadataStorage class (the one an ORM's metadata is an instance of).
   const discoveries = new WeakMap<object, Discovery>();
-  const patched = new WeakSet<object>();
+  let patched = new WeakSet<object>();
   // Entity metadata already reported (discovery calls `getMetadata` again for each one).
   const reported = new WeakSet<object>();
   const restores: (() => void)[] = [];
@@ -172,6 +172,7 @@ export function mikroOrmAdapter(): Adapter {
 
     detach() {
       for (const restore of restores.splice(0)) restore();
+      patched = new WeakSet();
     },
 
     // Read once per reload batch, by the sweep.
