@@ -1,5 +1,6 @@
 import { betterSqlite3Adapter } from './better-sqlite3.ts';
 import { knexAdapter } from './knex.ts';
+import { mikroOrmAdapter } from './mikro-orm.ts';
 import { mongodbAdapter } from './mongodb.ts';
 import { mongooseAdapter } from './mongoose.ts';
 import { mysql2Adapter } from './mysql2.ts';
@@ -23,6 +24,7 @@ export const builtinAdapters = {
   mysql2: mysql2Adapter,
   'better-sqlite3': betterSqlite3Adapter,
   sequelize: sequelizeAdapter,
+  'mikro-orm': mikroOrmAdapter,
 } satisfies Record<string, () => Adapter>;
 
 export type BuiltinAdapterName = keyof typeof builtinAdapters;

@@ -2,6 +2,7 @@ import { createdByLibrary } from './created-by.ts';
 import { heldByGlobal } from './global-cache.ts';
 import { closeWhenQuiet } from './quiet-close.ts';
 import { patchMethod } from '../util/patch.ts';
+import { SequelizeModels, type ModelLike, type ModelsOwner } from './sequelize-models.ts';
 import type { Adapter, AdapterContext, Entry } from './types.ts';
 
 // Only the Sequelize 6 internals we read.
@@ -18,12 +19,17 @@ interface Hooked {
   options?: { hooks?: Record<string, unknown[] | undefined> };
 }
 type AddHook = (this: Hooked, type: string, name?: unknown, fn?: unknown) => unknown;
+type RunHooks = (this: unknown, type: unknown, ...args: unknown[]) => unknown;
+type Associate = (this: ModelLike, target: unknown, options?: unknown) => unknown;
 interface SequelizeClass {
-  prototype: { addHook: AddHook };
+  prototype: { addHook: AddHook; runHooks: RunHooks };
   addHook: AddHook;
-  runHooks(this: unknown, type: unknown, ...args: unknown[]): unknown;
-  Model?: { addHook: AddHook };
+  runHooks: RunHooks;
+  Model?: { addHook: AddHook } & Record<(typeof ASSOCIATE)[number], Associate>;
 }
+
+/** The four calls that make an association; each stores it in `source.associations`. */
+const ASSOCIATE = ['hasOne', 'belongsTo', 'hasMany', 'belongsToMany'] as const;
 
 /**
  * Sequelize 6:
@@ -33,14 +39,19 @@ interface SequelizeClass {
  * - **`new Sequelize()`** at a file's top level: the previous instance is closed once its pool has
  *   no connection in use and no caller waiting (a transaction holds its connection), unless a
  *   global took it back. Instances a library creates are left to it.
- * Not done here: associations re-pointed to a re-evaluated model class, models removed from a
- * file leaving `sequelize.models`.
+ * - **Models** (`sequelize.define()`, `Model.init()`, seen by their `afterDefine` hook) and
+ *   **associations** a file makes are removed before it evaluates again: a model it no longer
+ *   defines leaves `sequelize.models` (and `sync()`), an association is made once, not twice
+ *   (no "You have used the alias ... in two separate associations").
+ * - **Associations other files made** with a model its file defined again move to the new class
+ *   (see {@link SequelizeModels.defined}), so `include` keeps working from files not re-evaluated.
  */
 export function sequelizeAdapter(): Adapter {
   const live = new Set<SequelizeLike>();
   const closed = new WeakSet<SequelizeLike>();
   const patched = new WeakSet<object>();
   const restores: (() => void)[] = [];
+  const models = new SequelizeModels();
   let context: AdapterContext | undefined;
 
   const instanceEntry = (sequelize: SequelizeLike): Entry => ({ container: live, value: sequelize, label: 'Sequelize', release: () => release(sequelize) });
@@ -90,6 +101,24 @@ export function sequelizeAdapter(): Adapter {
             return runHooks.call(this, type, ...args);
           },
         ),
+        patchMethod(Sequelize.prototype, 'runHooks', (runHooks) =>
+          function (this: unknown, type: unknown, ...args: unknown[]) {
+            // `Model.init()` ends with `sequelize.runHooks('afterDefine', model)`, after `addModel`.
+            const model = args[0] as ModelLike | undefined;
+            const sequelize = this as ModelsOwner;
+            if (type === 'afterDefine' && model && sequelize?.models?.[model.name] === model) context?.register(models.modelEntry(sequelize, model));
+            return runHooks.call(this, type, ...args);
+          },
+        ),
+        ...ASSOCIATE.filter((method) => typeof Sequelize.Model?.[method] === 'function').map((method) =>
+          patchMethod(Sequelize.Model!, method, (associate) =>
+            function (this: ModelLike, target, options) {
+              const association = associate.call(this, target, options) as Parameters<SequelizeModels['associationEntry']>[0] | undefined;
+              if (association && this.associations?.[association.associationAccessor] === association) context?.register(models.associationEntry(association));
+              return association;
+            },
+          ),
+        ),
         () => patched.delete(Sequelize),
       );
     },
@@ -107,6 +136,11 @@ export function sequelizeAdapter(): Adapter {
         out.push(instanceEntry(sequelize));
       }
       return out;
+    },
+
+    committed(entries) {
+      const defined = entries.map((entry) => entry.value as ModelLike).filter((model, i) => entries[i].container === model?.sequelize?.models);
+      if (defined.length > 0) models.defined(defined);
     },
   };
 }
