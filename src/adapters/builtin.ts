@@ -3,6 +3,8 @@ import { knexAdapter } from './knex.ts';
 import { mongodbAdapter } from './mongodb.ts';
 import { mongooseAdapter } from './mongoose.ts';
 import { pgAdapter } from './pg.ts';
+import { postgresJsAdapter } from './postgres-js.ts';
+import { prismaAdapter } from './prisma.ts';
 import { sequelizeAdapter } from './sequelize.ts';
 import { typegooseAdapter } from './typegoose.ts';
 import { typeormAdapter } from './typeorm.ts';
@@ -21,6 +23,8 @@ export const builtinAdapters = {
   knex: knexAdapter,
   'better-sqlite3': betterSqlite3Adapter,
   sequelize: sequelizeAdapter,
+  postgres: postgresJsAdapter,
+  prisma: prismaAdapter,
 } satisfies Record<string, () => Adapter>;
 
 export type BuiltinAdapterName = keyof typeof builtinAdapters;
