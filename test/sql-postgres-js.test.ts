@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { onReport, settled, unload, type ReloadRecord } from '../dist/runtime/index.js';
-import { until } from './helpers/project.ts';
+import { Project, startVite, until } from './helpers/project.ts';
 import { foundIn, post, reloadUnderLoad, serving, startApp, stopApp, summary, Watcher, WORKERS, type Running } from './helpers/sql-load.ts';
 
 // postgres.js (`const sql = postgres(url)` at a module's top level, alone and under Drizzle)
@@ -218,6 +218,52 @@ describe('postgres.js clients, edge cases', () => {
     } finally {
       await cache._pgjsTestSql?.end();
       delete cache._pgjsTestSql;
+    }
+  });
+
+  it("names postgres.js's originCache as what keeps every generation of a file with a tagged query", async () => {
+    // postgres.js caches an Error per sql`...` call site (originCache in its src/query.js), never
+    // cleared; the Error's stack holds the calling function, so each generation stays alive.
+    const project = new Project('pgjs-origin', { 'db.ts': '' });
+    const origin = (version: number, options = '') => `import postgres from 'postgres';
+export const version = ${version};
+export const sql = postgres(${JSON.stringify(url)}, { max: 1${options} });
+export async function select(n: number) {
+  const [row] = await sql\`SELECT \${n}::int AS n\`;
+  return row!.n;
+}
+`;
+    const generations = async (options: string) => {
+      project.write('db.ts', origin(1, options));
+      const dev = await startVite(project, { options: { trace: true, leakAfter: 3 } });
+      const from = reports.length;
+      try {
+        expect((await dev.load('db.ts')).select).toBeTypeOf('function');
+        await (await dev.load('db.ts')).select(1);
+        for (let version = 2; version <= 5; version++) {
+          await dev.edit('db.ts', origin(version, options));
+          await until(async () => (await dev.load('db.ts')).version === version, 15_000, `version ${version}`);
+          expect(await (await dev.load('db.ts')).select(version)).toBe(version);
+          await settled();
+        }
+        // Leaking: until the trace is in a report. Not leaking: until three reloads were measured after a GC.
+        const done = options ? () => reports.slice(from).filter((r) => r.gc).length >= 3 : () => reports.slice(from).some((r) => r.retainerPath);
+        await until(done, 60_000, options ? 'three measured reloads' : 'the trace');
+        return reports.slice(from);
+      } finally {
+        unload(project.path('db.ts'));
+        await dev.close();
+      }
+    };
+    try {
+      const traced = (await generations('')).find((r) => r.retainerPath);
+      expect(traced?.retainerPath?.join(' -> ')).toMatch(/originCache.*closure select.*module scope of db\.ts \(generation 1\)/);
+      // debug: postgres.js keeps each query's Error on the query only: nothing piles up.
+      const debug = await generations(', debug: true');
+      expect(debug.filter((r) => r.retainerPath)).toEqual([]);
+      expect(debug.flatMap((r) => r.warnings)).toEqual([]);
+    } finally {
+      project.remove();
     }
   });
 
