@@ -1,11 +1,14 @@
 // PostgreSQL connections after 50 reloads, without and with orm-hmr: a module creating a pg Pool
 // (max 5) at its top level, edited 50 times while 3 loops insert through it, on a throwaway
 // PostgreSQL (Debian's package, db/postgres.js). PostgreSQL counts the connections itself
-// (pg_stat_activity). Prints one JSON line: { reloads, pool, plain: {...}, 'orm-hmr': {...} }.
-// Alone: `npm run build && node bench/sql-connections.js [reloads]`; each strategy runs in a child.
+// (pg_stat_activity). The same for a postgres.js client (`postgres(url, { max: 5 })`) and a Prisma 7
+// client over @prisma/adapter-pg (`max: 5`). Prints one JSON line:
+// { reloads, pool, plain: {...}, 'orm-hmr': {...}, clients: { 'postgres.js': {...}, prisma: {...} } }.
+// Alone: `npm run build && node bench/sql-connections.js [reloads]`; each run is a child process.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, relative } from 'node:path';
 import pg from 'pg';
 import { startPostgres } from '../db/postgres.js';
 import { ormHmr } from '../dist/vite/index.js';
@@ -16,19 +19,62 @@ const reloads = Number(process.argv[2] ?? 50);
 const POOL = 5;
 const WORKERS = 3;
 
-const db = (url, version) => `import pg from 'pg';
+/** The module each client kind is measured with: it creates its client at its top level. */
+const modules = {
+  pg: (url, version) => `import pg from 'pg';
 export const version = ${version};
 export const pool = new pg.Pool({ connectionString: ${JSON.stringify(url)}, max: ${POOL} });
 export async function insert(n) {
   await pool.query('INSERT INTO bench_items (n) VALUES ($1)', [n]);
 }
-`;
+`,
+  'postgres.js': (url, version) => `import postgres from 'postgres';
+export const version = ${version};
+export const sql = postgres(${JSON.stringify(url)}, { max: ${POOL} });
+export async function insert(n) {
+  await sql\`INSERT INTO bench_items (n) VALUES (\${n})\`;
+}
+`,
+  prisma: (url, version, client) => `import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient } from ${JSON.stringify(client)};
+export const version = ${version};
+export const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: ${JSON.stringify(url)}, max: ${POOL} }) });
+export async function insert(n) {
+  await prisma.benchItem.create({ data: { n } });
+}
+`,
+};
+
+/**
+ * The Prisma client the prisma module imports, generated into `dir`. \`prisma generate\` would
+ * first download a schema engine; a stub in its place makes it use its WebAssembly one.
+ */
+function generatePrisma(dir) {
+  mkdirSync(dir, { recursive: true });
+  const schema = join(dir, 'schema.prisma');
+  writeFileSync(
+    schema,
+    'generator client {\n  provider = "prisma-client"\n  output = "./client"\n}\ndatasource db {\n  provider = "postgresql"\n}\nmodel BenchItem {\n  id Int @id @default(autoincrement())\n  n  Int\n  @@map("bench_items")\n}\n',
+  );
+  const stub = join(dir, 'no-schema-engine.sh');
+  writeFileSync(stub, '#!/bin/sh\nexit 1\n');
+  chmodSync(stub, 0o755);
+  const cli = createRequire(import.meta.url).resolve('prisma/build/index.js');
+  execFileSync(process.execPath, [cli, 'generate', '--schema', schema], {
+    cwd: dir,
+    env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: stub, CHECKPOINT_DISABLE: '1', PRISMA_HIDE_UPDATE_MESSAGE: '1' },
+    stdio: 'ignore',
+  });
+  return join(dir, 'client', 'client.ts');
+}
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function measure(url, strategy) {
+async function measure(url, strategy, kind, prismaClient) {
   const root = benchProject(`sql-${strategy}`);
   const file = join(root, 'db.ts');
+  const client = prismaClient && './' + relative(root, prismaClient);
+  const db = (u, version) => modules[kind](u, version, client);
   writeFileSync(file, db(url, 1));
   const server = await benchServer(root, strategy === 'orm-hmr' ? [ormHmr({ memoryLine: false })] : []);
   const watcher = new pg.Client({ connectionString: url, application_name: 'bench-watcher' });
@@ -79,8 +125,8 @@ async function measure(url, strategy) {
 
 // Each strategy in a fresh process (the plain run's pools stay open until that process exits).
 if (process.argv[3] === '--child') {
-  const [, , , , strategy, url] = process.argv;
-  console.log(JSON.stringify(await measure(url, strategy)));
+  const [, , , , strategy, url, kind = 'pg', prismaClient] = process.argv;
+  console.log(JSON.stringify(await measure(url, strategy, kind, prismaClient)));
   process.exit(0);
 }
 const base = join(import.meta.dirname, '.tmp');
@@ -91,14 +137,18 @@ try {
   await setup.connect();
   await setup.query('CREATE TABLE bench_items (id serial PRIMARY KEY, n int NOT NULL)');
   await setup.end();
-  const child = (strategy) => {
-    process.stderr.write(`sql connections: ${strategy}, ${reloads} reloads...\n`);
-    const out = execFileSync(process.execPath, [import.meta.filename, String(reloads), '--child', strategy, postgres.url], { encoding: 'utf8' });
+  const prismaClient = generatePrisma(join(base, 'prisma'));
+  const child = (strategy, kind = 'pg') => {
+    process.stderr.write(`sql connections: ${kind}, ${strategy}, ${reloads} reloads...\n`);
+    const out = execFileSync(process.execPath, [import.meta.filename, String(reloads), '--child', strategy, postgres.url, kind, prismaClient], { encoding: 'utf8' });
     return JSON.parse(out.trim().split('\n').at(-1));
   };
   const plain = child('plain');
   const withOrmHmr = child('orm-hmr');
-  console.log(JSON.stringify({ reloads, pool: POOL, workers: WORKERS, plain, 'orm-hmr': withOrmHmr }));
+  const clients = {};
+  for (const kind of ['postgres.js', 'prisma']) clients[kind] = { plain: child('plain', kind), 'orm-hmr': child('orm-hmr', kind) };
+  console.log(JSON.stringify({ reloads, pool: POOL, workers: WORKERS, plain, 'orm-hmr': withOrmHmr, clients }));
 } finally {
   postgres.stop();
+  rmSync(join(base, 'prisma'), { recursive: true, force: true });
 }
