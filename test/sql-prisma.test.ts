@@ -102,6 +102,13 @@ export async function insert(doc: { run: string; n: number }) {
 }
 `;
 
+/** The same, the global holding a `$extends()` client over it. */
+const extendedDb = (url: string, version: number, client: string) =>
+  cachedDb(url, version, client)
+    .replace('{ prisma?: PrismaClient }', '{ prisma?: ReturnType<typeof extend> }')
+    .replace('export const prisma = (globalForPrisma.prisma ??= new PrismaClient(', 'const extend = (c: PrismaClient) => c.$extends({ name: "versioned" });\nexport const prisma = (globalForPrisma.prisma ??= extend(new PrismaClient(')
+    .replace(`max: ${POOL} }) }));`, `max: ${POOL} }) })));`);
+
 let url: string;
 let watcher: Watcher;
 const reports: ReloadRecord[] = [];
@@ -227,11 +234,14 @@ describe('Prisma 7 clients, edge cases', () => {
     await expectAllFound(run, [1, 2, 3, 4]);
   });
 
-  it('a client kept on globalThis (globalForPrisma.prisma ??=) is taken back, never disconnected', async () => {
+  it.each([
+    ['the client', cachedDb],
+    ['a $extends() client over it', extendedDb],
+  ] as const)('a global holding %s (globalForPrisma.prisma ??=): taken back, never disconnected', async (_what, db) => {
     const run = `prisma-cached-${Date.now()}`;
     const cache = globalThis as { prisma?: PrismaLike };
     try {
-      const { r, at } = await start('prisma-cached', cachedDb);
+      const { r, at } = await start('prisma-cached', db);
       const first = await r.dev.load<{ prisma: PrismaLike }>('db.ts');
       expect((await post(r.base, { run, n: 1 })).ok).toBe(true);
       const from = reports.length;

@@ -1,6 +1,7 @@
 import { hookAssignment } from './assignment-hook.ts';
 import { dataValue, globalHolds } from './global-cache.ts';
 import { closeWhenQuiet } from './quiet-close.ts';
+import { builtin } from '../util/builtin.ts';
 import { patchMethod, prepareSwap } from '../util/patch.ts';
 import type { Adapter, AdapterContext, Entry } from './types.ts';
 
@@ -157,10 +158,23 @@ export function prismaAdapter(): Adapter {
   };
 }
 
-/** Whether a global holds the client (the proxy `new PrismaClient()` returned, or the instance behind it). */
+/**
+ * Whether a global holds the client: the proxy `new PrismaClient()` returned, the instance behind
+ * it, or a `$extends()` proxy over it (Prisma's proxies answer `_originalClient`; only proxies are
+ * asked, and a throwing trap counts as no).
+ */
 function heldByGlobal(client: ClientLike): boolean {
   const proxy = dataValue(client, '_appliedParent');
-  return globalHolds((candidate) => candidate === client || (proxy !== undefined && candidate === proxy));
+  const isProxy = builtin<typeof import('node:util')>('node:util')?.types.isProxy;
+  return globalHolds((candidate) => {
+    if (candidate === client || (proxy !== undefined && candidate === proxy)) return true;
+    if (!isProxy?.(candidate)) return false;
+    try {
+      return (candidate as { _originalClient?: unknown })._originalClient === client;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** `PrismaPg` from `import { PrismaPg } from '@prisma/adapter-pg'` or `require('@prisma/adapter-pg')`. */
