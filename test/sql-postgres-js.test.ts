@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { onReport, settled, unload, type ReloadRecord } from '../dist/runtime/index.js';
 import { Project, startVite, until } from './helpers/project.ts';
-import { foundIn, post, reloadUnderLoad, serving, startApp, stopApp, summary, Watcher, WORKERS, type Running } from './helpers/sql-load.ts';
+import { foundIn, ownDatabase, post, reloadUnderLoad, serving, startApp, stopApp, summary, Watcher, WORKERS, type Running } from './helpers/sql-load.ts';
 
 // postgres.js (`const sql = postgres(url)` at a module's top level, alone and under Drizzle)
 // reloaded 50 times under a bounded loopback insert load, against the real PostgreSQL of the
@@ -77,8 +77,9 @@ let unsubscribe: () => void;
 let running: Running | undefined;
 
 beforeAll(async () => {
-  url = inject('postgresUrl');
-  if (!url) throw new Error(inject('postgresMissing'));
+  if (!inject('postgresUrl')) throw new Error(inject('postgresMissing'));
+  // Its own database: other files' connections do not count.
+  url = await ownDatabase(inject('postgresUrl'), 'orm_hmr_pgjs');
   watcher = await new Watcher(url).connect();
   await watcher.client.query(`CREATE TABLE IF NOT EXISTS ${TABLE} (id serial PRIMARY KEY, run text NOT NULL, n int NOT NULL)`);
   unsubscribe = onReport((record) => reports.push(record));

@@ -5,7 +5,7 @@ import { join, relative } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { onReport, settled, unload, type ReloadRecord } from '../dist/runtime/index.js';
 import { until } from './helpers/project.ts';
-import { foundIn, post, reloadUnderLoad, serving, startApp, stopApp, summary, Watcher, WORKERS, type Running } from './helpers/sql-load.ts';
+import { foundIn, ownDatabase, post, reloadUnderLoad, serving, startApp, stopApp, summary, Watcher, WORKERS, type Running } from './helpers/sql-load.ts';
 
 // Prisma 7 (`new PrismaClient({ adapter: new PrismaPg(...) })` at a module's top level, the
 // generated client imported through a relative path) reloaded under a bounded loopback insert
@@ -117,8 +117,9 @@ let unsubscribe: () => void;
 let running: Running | undefined;
 
 beforeAll(async () => {
-  url = inject('postgresUrl');
-  if (!url) throw new Error(inject('postgresMissing'));
+  if (!inject('postgresUrl')) throw new Error(inject('postgresMissing'));
+  // Its own database: other files' connections do not count.
+  url = await ownDatabase(inject('postgresUrl'), 'orm_hmr_prisma');
   generateClient();
   watcher = await new Watcher(url).connect();
   await watcher.client.query(`CREATE TABLE IF NOT EXISTS ${TABLE} (id serial PRIMARY KEY, run text NOT NULL, n int NOT NULL)`);

@@ -3,7 +3,7 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Project } from './helpers/project.ts';
-import { foundIn, Watcher } from './helpers/sql-load.ts';
+import { foundIn, ownDatabase, Watcher } from './helpers/sql-load.ts';
 import { runtimeFile, startWebpackApp, type WebpackDev } from './helpers/webpack.ts';
 
 // postgres.js and Prisma 7 clients created at a module's top level in a webpack server build
@@ -86,8 +86,9 @@ let project: Project | undefined;
 let dev: WebpackDev | undefined;
 
 beforeAll(async () => {
-  url = inject('postgresUrl');
-  if (!url) throw new Error(inject('postgresMissing'));
+  if (!inject('postgresUrl')) throw new Error(inject('postgresMissing'));
+  // Its own database: other files' connections do not count.
+  url = await ownDatabase(inject('postgresUrl'), 'orm_hmr_sql_webpack');
   watcher = await new Watcher(url).connect();
   await watcher.client.query(`CREATE TABLE IF NOT EXISTS ${TABLE} (id serial PRIMARY KEY, run text NOT NULL, n int NOT NULL)`);
 });
