@@ -60,7 +60,8 @@ function generateClient(): void {
 /** The import specifier of the generated client, relative to a test project's folder. */
 const clientFrom = (root: string) => './' + relative(root, join(generated, 'client', 'client.ts')).replaceAll('\\', '/');
 
-const prismaDb = (url: string, version: number, client: string) => `import { PrismaPg } from '@prisma/adapter-pg';
+const prismaDb = (url: string, version: number, client: string) => `import 'pg'; // the pg adapter is on too: the pool PrismaPg makes must stay Prisma's
+import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from ${JSON.stringify(client)};
 
 export const version = ${version};
@@ -95,6 +96,21 @@ import { PrismaClient } from ${JSON.stringify(client)};
 export const version = ${version};
 const globalForPrisma = globalThis as unknown as { prisma?: PrismaClient };
 export const prisma = (globalForPrisma.prisma ??= new PrismaClient({ adapter: new PrismaPg({ connectionString: ${JSON.stringify(url)}, max: ${POOL} }) }));
+
+export async function insert(doc: { run: string; n: number }) {
+  const row = await prisma.item.create({ data: doc });
+  return row.id;
+}
+`;
+
+/** A pool of the app's own handed to the adapter: the pool is the app's (the pg adapter ends it), the client Prisma's. */
+const ownPoolDb = (url: string, version: number, client: string) => `import pg from 'pg';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient } from ${JSON.stringify(client)};
+
+export const version = ${version};
+export const pool = new pg.Pool({ connectionString: ${JSON.stringify(url)}, max: ${POOL} });
+export const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
 
 export async function insert(doc: { run: string; n: number }) {
   const row = await prisma.item.create({ data: doc });
@@ -201,6 +217,22 @@ describe('Prisma 7 clients on PostgreSQL', () => {
 });
 
 describe('Prisma 7 clients, edge cases', () => {
+  it('new PrismaPg(pool) with a pool of the app: 20 reloads under load end each pool and disconnect each client', async () => {
+    const run = `prisma-pool-${Date.now()}`;
+    const { r, at } = await start('prisma-pool', ownPoolDb);
+    const from = reports.length;
+    const m = await reloadUnderLoad(r, at, run, watcher, 20, POOL);
+    console.log(summary('new PrismaClient({ adapter: new PrismaPg(pool) })', m));
+
+    expect(m.failures).toEqual([]);
+    await expectAllFound(run, m.acknowledged);
+    expect(m.max).toBeLessThanOrEqual(POOL + DRAIN);
+    expect(m.after).toBeLessThanOrEqual(POOL);
+    const actions = released(from);
+    expect(actions).toContainEqual({ adapter: 'prisma', name: 'PrismaClient', action: 'closed' });
+    expect(actions).toContainEqual({ adapter: 'pg', name: 'Pool', action: 'closed' });
+  });
+
   it('a throwing re-evaluation keeps the previous client open and working; the next good one disconnects it', async () => {
     const run = `prisma-rollback-${Date.now()}`;
     const { r, at } = await start('prisma-rollback', prismaDb);
