@@ -64,6 +64,11 @@ const sqlRows = [
   ['with orm-hmr', sql['orm-hmr']],
   ['mysql2 pool on MariaDB, without orm-hmr', sql.mysql2.plain],
   ['mysql2 pool on MariaDB, with orm-hmr', sql.mysql2['orm-hmr']],
+  // postgres.js (`postgres(url, { max })`) and Prisma 7 over @prisma/adapter-pg (`max`), the same way.
+  ...Object.entries(sql.clients ?? {}).flatMap(([client, r]) => [
+    [`${client}, without orm-hmr`, r.plain],
+    [`${client}, with orm-hmr`, r['orm-hmr']],
+  ]),
 ].map(([name, r]) => `| ${name} | ${r.before} | ${r.max} | ${r.after} | ${r.insertsPerSecond} | ${r.failures} |`);
 process.stderr.write('trace (who holds it) at 50 and 200 MB...\n');
 const traces = [50, 200].map((mb) =>
@@ -210,7 +215,8 @@ ${pauseRows.join('\n')}
 
 ## Connections: PostgreSQL connections after ${sql.reloads} reloads, without and with orm-hmr
 
-A module creating \`new pg.Pool({ max: ${sql.pool} })\` at its top level, edited ${sql.reloads} times (one save
+A module creating \`new pg.Pool({ max: ${sql.pool} })\` at its top level (below it, the same with
+\`postgres(url, { max: ${sql.pool} })\` and with Prisma 7's \`new PrismaClient({ adapter: new PrismaPg({ max: ${sql.pool} }) })\`), edited ${sql.reloads} times (one save
 every 100 ms or so, Vite 8 \`ssrLoadModule\`) while ${sql.workers} loops insert through whatever it exports
 now, on a throwaway PostgreSQL (Debian's package). PostgreSQL counts the client connections
 itself (\`pg_stat_activity\`): before the first edit, the most seen after any edit, and after the last.

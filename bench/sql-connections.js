@@ -4,11 +4,13 @@
 // throwaway MariaDB (Debian's mariadb-server, db/mariadb.js). Each server counts the connections
 // itself (pg_stat_activity, information_schema.PROCESSLIST). Prints one JSON line:
 // { reloads, pool, workers, plain: {...}, 'orm-hmr': {...}, mysql2: { plain, 'orm-hmr' } } (the
-// top-level pair is pg's). Alone: `npm run build && node bench/sql-connections.js [reloads]`; each
+// top-level pair is pg's; `clients` has a postgres.js client (`postgres(url, { max: 5 })`) and a
+// Prisma 7 client over @prisma/adapter-pg (`max: 5`) on the same PostgreSQL). Alone: `npm run build && node bench/sql-connections.js [reloads]`; each
 // strategy runs in a child.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, relative } from 'node:path';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { startMariadb } from '../db/mariadb.js';
@@ -62,13 +64,60 @@ export async function insert(n) {
     table: 'CREATE TABLE bench_items (id INT AUTO_INCREMENT PRIMARY KEY, n INT NOT NULL)',
   },
 };
+// postgres.js and Prisma on the same PostgreSQL, counted the same way.
+kinds['postgres.js'] = {
+  ...kinds.pg,
+  db: (url, version) => `import postgres from 'postgres';
+export const version = ${version};
+export const sql = postgres(${JSON.stringify(url)}, { max: ${POOL} });
+export async function insert(n) {
+  await sql\`INSERT INTO bench_items (n) VALUES (\${n})\`;
+}
+`,
+};
+kinds.prisma = {
+  ...kinds.pg,
+  db: (url, version, client) => `import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient } from ${JSON.stringify(client)};
+export const version = ${version};
+export const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: ${JSON.stringify(url)}, max: ${POOL} }) });
+export async function insert(n) {
+  await prisma.benchItem.create({ data: { n } });
+}
+`,
+};
+
+/**
+ * The Prisma client the prisma module imports, generated into `dir`. \`prisma generate\` would
+ * first download a schema engine; a stub in its place makes it use its WebAssembly one.
+ */
+function generatePrisma(dir) {
+  mkdirSync(dir, { recursive: true });
+  const schema = join(dir, 'schema.prisma');
+  writeFileSync(
+    schema,
+    'generator client {\n  provider = "prisma-client"\n  output = "./client"\n}\ndatasource db {\n  provider = "postgresql"\n}\nmodel BenchItem {\n  id Int @id @default(autoincrement())\n  n  Int\n  @@map("bench_items")\n}\n',
+  );
+  const stub = join(dir, 'no-schema-engine.sh');
+  writeFileSync(stub, '#!/bin/sh\nexit 1\n');
+  chmodSync(stub, 0o755);
+  const cli = createRequire(import.meta.url).resolve('prisma/build/index.js');
+  execFileSync(process.execPath, [cli, 'generate', '--schema', schema], {
+    cwd: dir,
+    env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: stub, CHECKPOINT_DISABLE: '1', PRISMA_HIDE_UPDATE_MESSAGE: '1' },
+    stdio: 'ignore',
+  });
+  return join(dir, 'client', 'client.ts');
+}
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function measure(url, strategy, kind) {
-  const { db, watch } = kinds[kind];
-  const root = benchProject(`sql-${kind}-${strategy}`);
+async function measure(url, strategy, kind, prismaClient) {
+  const { watch } = kinds[kind];
+  const root = benchProject(`sql-${kind.replace('.', '')}-${strategy}`);
   const file = join(root, 'db.ts');
+  const client = prismaClient && './' + relative(root, prismaClient);
+  const db = (u, version) => kinds[kind].db(u, version, client);
   writeFileSync(file, db(url, 1));
   const server = await benchServer(root, strategy === 'orm-hmr' ? [ormHmr({ memoryLine: false })] : []);
   const watcher = await watch(url);
@@ -117,30 +166,35 @@ async function measure(url, strategy, kind) {
 
 // Each strategy in a fresh process (the plain run's pools stay open until that process exits).
 if (process.argv[3] === '--child') {
-  const [, , , , strategy, kind, url] = process.argv;
-  console.log(JSON.stringify(await measure(url, strategy, kind)));
+  const [, , , , strategy, kind, url, prismaClient] = process.argv;
+  console.log(JSON.stringify(await measure(url, strategy, kind, prismaClient)));
   process.exit(0);
 }
 const base = join(import.meta.dirname, '.tmp');
 mkdirSync(base, { recursive: true });
 
-/** Both strategies of `kind` on a fresh server. */
-async function compare(kind, server) {
+/** Both strategies of each of `kinds` (sharing one table) on a fresh server. */
+async function compare(names, server, prismaClient) {
   try {
-    const setup = await kinds[kind].watch(server.url);
-    await setup.query(kinds[kind].table);
+    const setup = await kinds[names[0]].watch(server.url);
+    await setup.query(kinds[names[0]].table);
     await setup.end();
-    const child = (strategy) => {
+    const child = (strategy, kind) => {
       process.stderr.write(`sql connections: ${kind}, ${strategy}, ${reloads} reloads...\n`);
-      const out = execFileSync(process.execPath, [import.meta.filename, String(reloads), '--child', strategy, kind, server.url], { encoding: 'utf8' });
-      return JSON.parse(out.trim().split('\n').at(-1));
+      const args = [import.meta.filename, String(reloads), '--child', strategy, kind, server.url, ...(prismaClient ? [prismaClient] : [])];
+      return JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8' }).trim().split('\n').at(-1));
     };
-    return { plain: child('plain'), 'orm-hmr': child('orm-hmr') };
+    return Object.fromEntries(names.map((kind) => [kind, { plain: child('plain', kind), 'orm-hmr': child('orm-hmr', kind) }]));
   } finally {
     await server.stop();
   }
 }
 
-const pgResults = await compare('pg', await startPostgres({ base, database: 'orm_hmr_bench', maxConnections: 400 }));
-const mysql2Results = await compare('mysql2', await startMariadb({ base, database: 'orm_hmr_bench', maxConnections: 400 }));
-console.log(JSON.stringify({ reloads, pool: POOL, workers: WORKERS, ...pgResults, mysql2: mysql2Results }));
+const prismaClient = generatePrisma(join(base, 'prisma'));
+try {
+  const { pg: pgResults, ...clients } = await compare(['pg', 'postgres.js', 'prisma'], await startPostgres({ base, database: 'orm_hmr_bench', maxConnections: 400 }), prismaClient);
+  const { mysql2 } = await compare(['mysql2'], await startMariadb({ base, database: 'orm_hmr_bench', maxConnections: 400 }));
+  console.log(JSON.stringify({ reloads, pool: POOL, workers: WORKERS, ...pgResults, mysql2, clients }));
+} finally {
+  rmSync(join(base, 'prisma'), { recursive: true, force: true });
+}

@@ -84,6 +84,9 @@ describe('detection', () => {
     expect(isEsm(`import a from 'a'`)).toBe(true);
     expect(isEsm(`export const a = 1`)).toBe(true);
     expect(isEsm(`const a = require('a'); module.exports = { important: 1 }`)).toBe(false);
+    // Prisma's generated CommonJS runtime quotes an import in an error message.
+    expect(isEsm('"use strict";var e=`Pass a driver adapter:\n\n  import { PrismaPg } from \'@prisma/adapter-pg\'\n`;module.exports={e};')).toBe(false);
+    expect(isEsm(`import a from 'a';\nif (module.exports === a) {}\nexport const b = a`)).toBe(true);
   });
 });
 

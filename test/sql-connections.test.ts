@@ -6,7 +6,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { onReport, settled, unload, type ReloadRecord } from '../dist/runtime/index.js';
 import { until } from './helpers/project.ts';
-import { filesOpen, foundIn, post, reloadUnderLoad, serving, startApp, stopApp, summary, Watcher, WORKERS, type Running } from './helpers/sql-load.ts';
+import { filesOpen, foundIn, ownDatabase, post, reloadUnderLoad, serving, startApp, stopApp, summary, Watcher, WORKERS, type Running } from './helpers/sql-load.ts';
 
 // Module-scope SQL clients (pg `Pool` and `Client`, knex) reloaded 50 times each under a bounded
 // loopback insert load, against the real PostgreSQL of the global setup (test/setup/postgres.ts),
@@ -132,8 +132,9 @@ let unsubscribe: () => void;
 let running: Running | undefined;
 
 beforeAll(async () => {
-  url = inject('postgresUrl');
-  if (!url) throw new Error(inject('postgresMissing'));
+  if (!inject('postgresUrl')) throw new Error(inject('postgresMissing'));
+  // Its own database: other files' connections do not count.
+  url = await ownDatabase(inject('postgresUrl'), 'orm_hmr_sql');
   watcher = await new Watcher(url).connect();
   await watcher.client.query(`CREATE TABLE IF NOT EXISTS ${TABLE} (id serial PRIMARY KEY, run text NOT NULL, n int NOT NULL)`);
   unsubscribe = onReport((record) => reports.push(record));

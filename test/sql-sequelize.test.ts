@@ -2,7 +2,7 @@ import { Sequelize } from 'sequelize';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { onReport, settled, unload, type ReloadRecord } from '../dist/runtime/index.js';
 import { Project, startVite, until } from './helpers/project.ts';
-import { foundIn, reloadUnderLoad, serving, startApp, stopApp, summary, Watcher, WORKERS, type Running } from './helpers/sql-load.ts';
+import { foundIn, ownDatabase, reloadUnderLoad, serving, startApp, stopApp, summary, Watcher, WORKERS, type Running } from './helpers/sql-load.ts';
 
 // Sequelize 6 on the real PostgreSQL of the global setup: `new Sequelize()` at module scope
 // reloaded 50 times under load, and hooks a file adds reloaded 30 times.
@@ -30,8 +30,9 @@ let unsubscribe: () => void;
 let running: Running | undefined;
 
 beforeAll(async () => {
-  url = inject('postgresUrl');
-  if (!url) throw new Error(inject('postgresMissing'));
+  if (!inject('postgresUrl')) throw new Error(inject('postgresMissing'));
+  // Its own database: other files' connections do not count.
+  url = await ownDatabase(inject('postgresUrl'), 'orm_hmr_sequelize');
   watcher = await new Watcher(url).connect();
   await watcher.client.query(`CREATE TABLE IF NOT EXISTS ${TABLE} (id serial PRIMARY KEY, run text NOT NULL, n int NOT NULL)`);
   unsubscribe = onReport((record) => reports.push(record));

@@ -5,6 +5,8 @@ import { mongodbAdapter } from './mongodb.ts';
 import { mongooseAdapter } from './mongoose.ts';
 import { mysql2Adapter } from './mysql2.ts';
 import { pgAdapter } from './pg.ts';
+import { postgresJsAdapter } from './postgres-js.ts';
+import { prismaAdapter } from './prisma.ts';
 import { sequelizeAdapter } from './sequelize.ts';
 import { typegooseAdapter } from './typegoose.ts';
 import { typeormAdapter } from './typeorm.ts';
@@ -25,6 +27,8 @@ export const builtinAdapters = {
   'better-sqlite3': betterSqlite3Adapter,
   sequelize: sequelizeAdapter,
   'mikro-orm': mikroOrmAdapter,
+  postgres: postgresJsAdapter,
+  prisma: prismaAdapter,
 } satisfies Record<string, () => Adapter>;
 
 export type BuiltinAdapterName = keyof typeof builtinAdapters;

@@ -44,7 +44,12 @@ export function mentionsPattern(packages: readonly string[]): RegExp {
   return new RegExp(`['"](?:${packages.map(escape).join('|')})(?:/[^'"]*)?['"]`);
 }
 
-/** Whether the module is ESM (has import/export statements); otherwise we treat it as CommonJS. */
+/**
+ * Whether the module is ESM (has import/export statements); otherwise we treat it as CommonJS. A
+ * module that assigns `module.exports` or `exports.*` is CommonJS whatever its text says (no ES
+ * module may: webpack refuses it): Prisma's generated CommonJS runtime quotes
+ * `import { PrismaPg } from '@prisma/adapter-pg'` in an error message.
+ */
 export function isEsm(code: string): boolean {
-  return /(?:^|[\s;}])(?:import\b\s*[\w$*{"']|export\b\s*[\w$*{])/.test(code);
+  return /(?:^|[\s;}])(?:import\b\s*[\w$*{"']|export\b\s*[\w$*{])/.test(code) && !/(?:^|[\s;},(])(?:module\.exports\s*=[^=]|exports\.[\w$]+\s*=[^=])/.test(code);
 }

@@ -156,6 +156,25 @@ export async function reloadUnderLoad({ dev, base }: Running, db: (version: numb
   return { before, max, after, samples, acknowledged, failures, reloadMs };
 }
 
+/**
+ * A database of the calling test file's own on the test PostgreSQL, and its URL: pg_stat_activity
+ * then counts only that file's connections while other files run beside it.
+ */
+export async function ownDatabase(url: string, name: string): Promise<string> {
+  const database = `${name}_${process.pid}`;
+  const client = new pg.Client(url);
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS ${database}`);
+    await client.query(`CREATE DATABASE ${database}`);
+  } finally {
+    await client.end();
+  }
+  const own = new URL(url);
+  own.pathname = `/${database}`;
+  return own.toString();
+}
+
 /** Every acknowledged insert is in `table`, once. */
 export async function foundIn(url: string, table: string, run: string): Promise<number[]> {
   const client = new pg.Client(url);

@@ -30,7 +30,8 @@ export function serverConfig(
     entry = './server.js',
     bundler = 'webpack',
     pollMs = 100,
-  }: { hot: 'poll' | 'signal'; plugins?: Configuration['plugins']; entry?: string; bundler?: Bundler; pollMs?: number },
+    externals = {},
+  }: { hot: 'poll' | 'signal'; plugins?: Configuration['plugins']; entry?: string; bundler?: Bundler; pollMs?: number; externals?: Record<string, string> },
 ): Configuration {
   const hotEntry = hot === 'poll' ? `${require.resolve(`${hotPackage[bundler]}/hot/poll`)}?${pollMs}` : require.resolve(`${hotPackage[bundler]}/hot/signal`);
   const HotModuleReplacementPlugin = bundler === 'rspack' ? rspack.HotModuleReplacementPlugin : webpack.HotModuleReplacementPlugin;
@@ -48,7 +49,7 @@ export function serverConfig(
       library: { type: 'commonjs2' },
     },
     externalsPresets: { node: true },
-    externals: { mongoose: 'commonjs mongoose' },
+    externals: { mongoose: 'commonjs mongoose', ...externals },
     plugins: [new HotModuleReplacementPlugin() as never, ...(plugins ?? [])],
     watchOptions: { aggregateTimeout: 20 },
   };
@@ -77,7 +78,8 @@ export async function startWebpackApp(
     entry,
     bundler = 'webpack',
     pollMs,
-  }: { hot?: 'poll' | 'signal'; options?: OrmHmrWebpackOptions; env?: Record<string, string>; entry?: string; bundler?: Bundler; pollMs?: number } = {},
+    externals,
+  }: { hot?: 'poll' | 'signal'; options?: OrmHmrWebpackOptions; env?: Record<string, string>; entry?: string; bundler?: Bundler; pollMs?: number; externals?: Record<string, string> } = {},
 ): Promise<WebpackDev> {
   const { OrmHmrPlugin } = await import('../../dist/webpack/index.js');
   const output: string[] = [];
@@ -87,7 +89,7 @@ export async function startWebpackApp(
       done();
     },
   });
-  const config = serverConfig(project, { hot, entry, bundler, pollMs, plugins: [new OrmHmrPlugin({ settleMs: 30, ...options })] });
+  const config = serverConfig(project, { hot, entry, bundler, pollMs, externals, plugins: [new OrmHmrPlugin({ settleMs: 30, ...options })] });
   config.infrastructureLogging = { level: 'info', stream: stream as never, colors: false };
   const compiler = bundler === 'rspack' ? rspack(config as never) : webpack(config);
   let builds = 0;
@@ -113,7 +115,10 @@ export async function startWebpackApp(
     if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(body)}`);
     return body as T;
   };
-  await until(() => get('/fields'), 20_000, 'the app to listen');
+  await until(() => get('/fields'), 20_000, 'the app to listen').catch((error: Error) => {
+    child.kill();
+    throw new Error(`${error.message}\n--- app and webpack output ---\n${output.join('').slice(-3000)}`);
+  });
   let lastWrite = 0;
   return {
     get,
