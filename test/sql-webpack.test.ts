@@ -124,6 +124,9 @@ describe.each([
       await dev.edit('db.ts', db(url, version), async () => (await insert()) === version);
       await insert();
       max = Math.max(max, await watcher.connections());
+      // As a person saves: a moment without requests, so each reload gets its own line (saves made
+      // while a line waits for a quiet moment share it, with one `closed` for the lot).
+      await new Promise((resolve) => setTimeout(resolve, 400));
     }
     const released = await dev.get<{ adapter: string; name: string; action: string }[]>('/released');
     console.log(`${name} under webpack: PostgreSQL connections at most ${max} over ${EDITS} edits; released ${released.length}`);

@@ -2,6 +2,7 @@ import { readdirSync, readlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
+import { ownDatabase as ownDatabaseWithDrop } from './own-database.ts';
 import { settled } from '../../dist/runtime/index.js';
 import { Project, startVite, until, type Dev } from './project.ts';
 
@@ -156,23 +157,9 @@ export async function reloadUnderLoad({ dev, base }: Running, db: (version: numb
   return { before, max, after, samples, acknowledged, failures, reloadMs };
 }
 
-/**
- * A database of the calling test file's own on the test PostgreSQL, and its URL: pg_stat_activity
- * then counts only that file's connections while other files run beside it.
- */
+/** A database of its own on the test PostgreSQL (see own-database.ts); its URL. */
 export async function ownDatabase(url: string, name: string): Promise<string> {
-  const database = `${name}_${process.pid}`;
-  const client = new pg.Client(url);
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS ${database}`);
-    await client.query(`CREATE DATABASE ${database}`);
-  } finally {
-    await client.end();
-  }
-  const own = new URL(url);
-  own.pathname = `/${database}`;
-  return own.toString();
+  return (await ownDatabaseWithDrop(url, name)).url;
 }
 
 /** Every acknowledged insert is in `table`, once. */
