@@ -1,5 +1,7 @@
 import { describe } from '../util/errors.ts';
 import { patchMethod } from '../util/patch.ts';
+import { heldByGlobal, type Aliases } from './global-cache.ts';
+import { closeWhenQuiet } from './quiet-close.ts';
 import type { Adapter, AdapterContext, Entry } from './types.ts';
 
 // Only the MikroORM 6 and 7 internals we read or call.
@@ -18,11 +20,18 @@ interface StorageLike {
   decorate(em: unknown): void;
 }
 interface OrmLike {
+  close(force?: boolean): Promise<void>;
+  driver: { getPlatform(): unknown; getConnection?(): { getKnex?(): { client?: { pool?: TarnPool } } } };
   config: { get(key: 'entities'): unknown; getComparator?(metadata: unknown): unknown; getHydrator?(metadata: unknown): unknown; resetServiceCache?(): void };
-  driver: { getPlatform(): unknown };
   em: unknown;
   getMetadata(): StorageLike;
   createEntityManager?(): void;
+}
+/** MikroORM 6's SQL drivers pool through knex's tarn pool. */
+interface TarnPool {
+  numUsed(): number;
+  numPendingAcquires(): number;
+  numPendingCreates(): number;
 }
 type Discovery = new (
   metadata: unknown,
@@ -88,6 +97,30 @@ export function mikroOrmAdapter(): Adapter {
     warnings.set(orm, timer);
   };
 
+  // The instances files made, until their file's next evaluation releases them.
+  const live = new Set<OrmLike>();
+  // `MikroORM.init()`'s promise stands for its ORM: `globalThis.orm ??= MikroORM.init()` takes it back.
+  const aliases: Aliases = new WeakMap();
+  const aliasInit = (MikroORM: unknown) => {
+    if (typeof MikroORM !== 'function' || !Object.hasOwn(MikroORM, 'init') || patched.has(MikroORM)) return;
+    patched.add(MikroORM);
+    restores.push(
+      patchMethod(MikroORM as unknown as { init: (...args: unknown[]) => unknown }, 'init', (init) =>
+        function (this: unknown, ...args: unknown[]) {
+          const promise = init.apply(this, args);
+          if (promise instanceof Promise) promise.then((orm) => typeof orm === 'object' && orm && aliases.set(promise, orm), () => {});
+          return promise;
+        },
+      ),
+    );
+  };
+  const release = (orm: OrmLike): 'closed' | 'reused' => {
+    if (heldByGlobal(orm, aliases)) return 'reused';
+    live.delete(orm);
+    closeWhenQuiet(() => busy(orm), () => orm.close(), 'MikroORM', (message) => context?.log('warn', `mikro-orm: ${message}`));
+    return 'closed';
+  };
+
   const hookCore = (core: Core) => {
     const Storage = core.MetadataStorage;
     if (core.MetadataDiscovery) discoveries.set(Storage, core.MetadataDiscovery);
@@ -148,6 +181,8 @@ export function mikroOrmAdapter(): Adapter {
             if (!seenOrms.has(this)) {
               seenOrms.add(this);
               orms.add(new WeakRef(this));
+              // Made by a file (at its top level): closed once idle when that file makes another.
+              context?.register({ container: live, value: this, label: 'MikroORM', release: () => release(this) });
             }
             return create.call(this);
           },
@@ -166,6 +201,7 @@ export function mikroOrmAdapter(): Adapter {
       // 7's decorators package does not re-export core: take core from the module's own folder.
       const core = findCore(namespace) ?? findCore(attachContext?.require?.('@mikro-orm/core'));
       if (core) hookCore(core);
+      for (const MikroORM of [core?.MikroORM, (namespace as { MikroORM?: unknown } | undefined)?.MikroORM]) aliasInit(MikroORM);
     },
 
     attached: () => restores.length > 0,
@@ -201,6 +237,12 @@ export function mikroOrmAdapter(): Adapter {
       }
     },
   };
+}
+
+/** A query or transaction in flight (6's knex pool: a connection in use, or one awaited); otherwise idle. */
+function busy(orm: OrmLike): boolean {
+  const pool = orm.driver.getConnection?.()?.getKnex?.()?.client?.pool;
+  return !!pool && pool.numUsed() + pool.numPendingAcquires() + pool.numPendingCreates() > 0;
 }
 
 /** An entity's global metadata; its class's generations are counted once the class decorator ran. */

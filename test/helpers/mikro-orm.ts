@@ -138,6 +138,8 @@ export async function renameAndInsert({ url, client, name, singleton, schema, de
   const slot = globalThis as { __mikroAll?: Loaded['orm'][] };
   try {
     const inserted: string[] = [];
+    const connections: number[] = [];
+    const count = async () => (await client.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')).rows[0].n as number;
     for (let version = 1; version <= RENAMES + 1; version++) {
       if (version > 1) {
         // The migration a user would run for the rename.
@@ -154,6 +156,7 @@ export async function renameAndInsert({ url, client, name, singleton, schema, de
       expect(note.text).toBe(`note of row ${version}`);
       expect(note.owner[`f${version}`]).toBe(`value ${version} updated`);
       inserted.push(String(row.name));
+      connections.push(await count());
       expect(Object.keys(loaded.orm.getMetadata().get(name).properties)).toEqual(['id', 'name', `f${version}`]);
       if (!schema) {
         const global = Object.values((globalThis as unknown as Record<string, Record<string, { className: string; properties: object }>>)['mikro-orm-metadata']).filter((meta) => meta.className === name);
@@ -164,6 +167,9 @@ export async function renameAndInsert({ url, client, name, singleton, schema, de
     const { rows } = await client.query(`SELECT count(*)::int AS n FROM ${table}`);
     expect(rows[0].n).toBe(RENAMES + 1);
     if (singleton) expect(new Set(slot.__mikroAll).size).toBe(1);
+    // A MikroORM made on each evaluation: the previous one closed once idle, so the connections stay
+    // those of one or two ORMs (pool max 2 each), not one more pool per rename.
+    else expect(Math.max(...connections), `connections after each rename: ${connections.join(', ')}`).toBeLessThanOrEqual(4);
     // Not one more per reload: every generation would stay if the ORM's compiled code, or a
     // rediscovery's closures, kept each class.
     if (singleton) expect(alive.filter((n) => n > maxAlive)).toEqual([]);
