@@ -1,9 +1,26 @@
+import { decode, encode as encodeMappings } from '@jridgewell/sourcemap-codec';
 import { parseAst } from 'vite';
 import { describe, expect, it } from 'vitest';
 import { findImports, isEsm } from '../src/transform/detect.ts';
 import { injectInto, injectedCode } from '../src/transform/inject.ts';
 import { transformModule } from '../src/transform/index.ts';
 import { hasTopLevelAwait, type Node } from '../src/transform/top-level-await.ts';
+import { load } from '../src/webpack/loader.ts';
+import { insertionMap, type SourceMap } from '../src/transform/source-map.ts';
+
+/** Every mapped position of `out` shows the same character as the position it maps to in `source`; returns how many. */
+function checkMap(out: string, map: SourceMap, source: string): number {
+  const outLines = out.split('\n');
+  const sourceLines = source.split('\n');
+  let checked = 0;
+  decode(map.mappings).forEach((segments, line) => {
+    for (const [column, , sourceLine, sourceColumn] of segments) {
+      expect(outLines[line]![column], `generated ${line}:${column} -> ${sourceLine}:${sourceColumn}`).toBe(sourceLines[sourceLine!]![sourceColumn!]);
+      checked++;
+    }
+  });
+  return checked;
+}
 
 const parse = (code: string) => parseAst(code) as unknown as Node;
 
@@ -44,12 +61,41 @@ describe('injected code', () => {
     expect(out.map.mappings.split(';')[1]).not.toBe('');
   });
 
+  it('maps every character it maps to the same character of the source, none of the injected code', () => {
+    const code = `#!/usr/bin/env node\n'use strict'; const mongoose = require('mongoose');\nmodule.exports = mongoose.model('U', new mongoose.Schema({ n: String }));\n`;
+    const out = injectInto(code, { id: '/m.js', runtime: '/r.js', imports: [], async: false, format: 'cjs', version: '0badc0de' });
+    expect(checkMap(out.code, out.map, code)).toBeGreaterThan(40);
+    const prologueAt = out.code.split('\n')[1]!.indexOf('const __orm_hmr_runtime__');
+    const line1 = decode(out.map.mappings)[1]!.map((segment) => segment[0]);
+    expect(line1.filter((column) => column >= prologueAt && column < prologueAt + out.insertion.length)).toEqual([]);
+    expect(out.map.sourcesContent).toEqual([code]);
+  });
+
+  it("shifts a previous loader's map instead of composing with it (webpack loader)", () => {
+    // The previous loader's map: from `given` back to `original` (here: an insertion on line 1).
+    const original = `import mongoose from 'mongoose';\nexport const A = 1; export default mongoose.model('P', new mongoose.Schema({ a: String }));\n`;
+    const given = original.replace('export const A = 1;', 'export const A = 1; /* a loader was here */');
+    const offset = original.split('\n')[1]!.indexOf(' export default');
+    const previous = insertionMap(original, '/p.ts', { line: 0, column: 0, length: 0 });
+    const inputMap = { ...previous, mappings: shiftedBy(previous, 1, offset, ' /* a loader was here */'.length) };
+    const context = { resourcePath: '/app/models/p.ts', getOptions: () => ({ runtime: '/r.js', packages: ['mongoose'], root: '/app', packageDir: '/pkg' }) };
+    const out = load(context, given, inputMap) as { code: string; map: SourceMap };
+    expect(out.code).toContain('__orm_hmr_runtime__.enter(');
+    expect(out.map.sources).toEqual(['/p.ts']);
+    expect(checkMap(out.code, out.map, original)).toBeGreaterThan(40);
+  });
+
   it('leaves a shebang and a use-strict directive first', () => {
     const code = `#!/usr/bin/env node\n'use strict';\nconst mongoose = require('mongoose');\n`;
     const out = injectInto(code, { id: '/m.js', runtime: '/r.js', imports: [], async: false, format: 'cjs', version: '0badc0de' });
     expect(out.code.startsWith(`#!/usr/bin/env node\n'use strict';const __orm_hmr_runtime__`)).toBe(true);
   });
 });
+
+/** `map` with columns from `column` on `line` moved right by `by`, re-encoded by hand of the test: the map of an insertion. */
+function shiftedBy(map: SourceMap, line: number, column: number, by: number): string {
+  return encodeMappings(decode(map.mappings).map((segments, l) => segments.map((s) => (l === line && s[0] >= column ? ([s[0] + by, ...s.slice(1)] as typeof s) : s))));
+}
 
 describe('detection', () => {
   const packages = ['mongoose'];

@@ -1,5 +1,5 @@
+import { createRequire } from 'node:module';
 import { isAbsolute, resolve } from 'node:path';
-import picomatch from 'picomatch';
 import { defaultExclude, type FilterPattern } from '../options.ts';
 
 /** A pattern that survives JSON (Turbopack passes loader options as JSON): globs as strings, RegExps spelled out. */
@@ -11,6 +11,9 @@ export function toPortable(pattern: FilterPattern | undefined): PortablePattern[
   return list.map((p) => (p instanceof RegExp ? { regexp: p.source, flags: p.flags } : p));
 }
 
+/** picomatch is loaded only for globs: the default patterns are RegExps, and the dev server's process keeps what it loads. */
+const picomatch = (): typeof import('picomatch') => createRequire(import.meta.url)('picomatch') as typeof import('picomatch');
+
 function matcher(patterns: PortablePattern[], root: string): (file: string) => boolean {
   const tests = patterns.map((p) => {
     if (typeof p !== 'string') {
@@ -18,7 +21,7 @@ function matcher(patterns: PortablePattern[], root: string): (file: string) => b
       return (file: string) => re.test(file);
     }
     const glob = isAbsolute(p) ? p : resolve(root, p);
-    return picomatch(glob.split('\\').join('/'), { dot: true });
+    return picomatch()(glob.split('\\').join('/'), { dot: true });
   });
   return (file) => {
     const normalized = file.split('\\').join('/');

@@ -18,7 +18,7 @@ export interface TransformContext {
  * The one transform both bundler integrations run on server modules. Returns null for modules
  * that are not ours: client code never reaches here, the integrations check the environment.
  */
-export function transformModule(code: string, rawId: string, context: TransformContext): { code: string; map: ReturnType<typeof injectInto>['map'] } | null {
+export function transformModule(code: string, rawId: string, context: TransformContext): ReturnType<typeof injectInto> | null {
   const id = cleanId(rawId);
   if (rawId.startsWith('\0') || code.includes('__orm_hmr_runtime__')) return null; // virtual, or already ours
   const selected = context.selected(id);

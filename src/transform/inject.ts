@@ -1,4 +1,4 @@
-import MagicString, { type SourceMap } from 'magic-string';
+import { insertionMap, type Insertion, type SourceMap } from './source-map.ts';
 
 export interface InjectOptions {
   /** Module id passed to the runtime: the file path, without query. */
@@ -53,12 +53,13 @@ export function codeVersion(code: string): string {
  * Wraps a module. The prologue shares the first line (after a shebang or leading directives), so
  * line numbers and stack traces stay those of the source.
  */
-export function injectInto(code: string, options: InjectOptions): { code: string; map: SourceMap } {
+export function injectInto(code: string, options: InjectOptions): { code: string; map: SourceMap; insertion: Insertion } {
   const { prologue, epilogue } = injectedCode(options);
-  const s = new MagicString(code);
-  s.appendLeft(prologueOffset(code), prologue);
-  s.append(epilogue);
-  return { code: s.toString(), map: s.generateMap({ hires: 'boundary', source: options.id, includeContent: true }) };
+  const offset = prologueOffset(code);
+  const before = code.slice(0, offset);
+  const lineStart = before.lastIndexOf('\n') + 1;
+  const insertion = { line: before.split('\n').length - 1, column: offset - lineStart, length: prologue.length };
+  return { code: before + prologue + code.slice(offset) + epilogue, map: insertionMap(code, options.id, insertion), insertion };
 }
 
 /**

@@ -1,8 +1,8 @@
-import remapping from '@jridgewell/remapping';
 import { createRequire } from 'node:module';
 import { dirname, isAbsolute, relative, sep } from 'node:path';
 import { createSelector, type PortablePattern } from '../transform/filter.ts';
 import { transformModule } from '../transform/index.ts';
+import { shiftMap, type SourceMap } from '../transform/source-map.ts';
 import type { Node } from '../transform/top-level-await.ts';
 
 /** Loader options: plain JSON, since Turbopack serializes them. */
@@ -23,8 +23,6 @@ export interface LoaderContext {
   getOptions(): LoaderOptions;
 }
 
-type InputMap = Parameters<typeof remapping>[0] extends infer M ? (M extends unknown[] ? never : M) : never;
-
 const selectors = new Map<string, ReturnType<typeof createSelector>>();
 const acorn = (): typeof import('acorn') => createRequire(import.meta.url)('acorn') as typeof import('acorn');
 
@@ -43,8 +41,14 @@ export function load(context: LoaderContext, code: string, inputMap?: unknown): 
   });
   if (!result) return { code, map: inputMap };
   if (context.sourceMap === false) return { code: result.code };
-  const map = inputMap && typeof inputMap === 'object' ? remapping([result.map as never, inputMap as InputMap], () => null) : result.map;
+  // A map from the loaders before us: the prologue only moves columns on its line, so that map is
+  // shifted rather than composed with ours.
+  const map = isSourceMap(inputMap) ? shiftMap(inputMap, result.insertion) : result.map;
   return { code: result.code, map };
+}
+
+function isSourceMap(map: unknown): map is SourceMap {
+  return typeof map === 'object' && map !== null && typeof (map as SourceMap).mappings === 'string';
 }
 
 /**
