@@ -33,11 +33,11 @@ const latency = JSON.parse(
 );
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const lastJson = (out) => JSON.parse(out.trim().split('\n').at(-1));
-// Scale: each model count and strategy in fresh processes, alternated, twice; medians.
+// Scale: each model count and strategy in fresh processes, alternated, three times; medians.
 const scale = [10, 100, 1000].map((models) => {
   process.stderr.write(`scale: ${models} models...\n`);
   const runs = { 'orm-hmr': [], plain: [] };
-  for (let i = 0; i < 2; i++) {
+  for (let i = 0; i < 3; i++) {
     for (const strategy of ['plain', 'orm-hmr']) {
       runs[strategy].push(lastJson(execFileSync(process.execPath, ['--expose-gc', join(here, 'scale.js'), String(models), strategy], { encoding: 'utf8' })));
     }
