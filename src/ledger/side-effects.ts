@@ -229,9 +229,11 @@ export class SideEffects {
   }
 
   #listener(emitter: EmitterLike, event: string | symbol, listener: Listener): void {
+    // Listeners on emitters this evaluation created (a schema, a model) live and die with them:
+    // most listeners a model file adds (checked first: cheaper than asking who evaluates).
+    if (this.#fresh.has(emitter) || typeof listener !== 'function') return;
     const now = this.#owner();
-    // Listeners on emitters this evaluation created (a schema, a model) live and die with them.
-    if (!now || this.#fresh.has(emitter) || typeof listener !== 'function') return;
+    if (!now) return;
     const emitterRef = new WeakRef(emitter);
     const listenerRef = new WeakRef(listener);
     const find = () => {
