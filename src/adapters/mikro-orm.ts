@@ -114,10 +114,13 @@ export function mikroOrmAdapter(): Adapter {
       ),
     );
   };
-  const release = (orm: OrmLike): 'closed' | 'reused' => {
+  const release = (orm: OrmLike): 'closed' | 'reused' | undefined => {
     if (heldByGlobal(orm, aliases)) return 'reused';
     live.delete(orm);
-    closeWhenQuiet(() => busy(orm), () => orm.close(), 'MikroORM', (message) => context?.log('warn', `mikro-orm: ${message}`));
+    // Closed only where its pool says when it is idle (6's knex): a query in flight on it must finish.
+    const pool = poolOf(orm);
+    if (!pool) return undefined;
+    closeWhenQuiet(() => busy(pool), () => orm.close(), 'MikroORM', (message) => context?.log('warn', `mikro-orm: ${message}`));
     return 'closed';
   };
 
@@ -239,10 +242,18 @@ export function mikroOrmAdapter(): Adapter {
   };
 }
 
-/** A query or transaction in flight (6's knex pool: a connection in use, or one awaited); otherwise idle. */
-function busy(orm: OrmLike): boolean {
-  const pool = orm.driver.getConnection?.()?.getKnex?.()?.client?.pool;
-  return !!pool && pool.numUsed() + pool.numPendingAcquires() + pool.numPendingCreates() > 0;
+/** 6's SQL drivers' knex pool (7 has none: it queries through Kysely). */
+function poolOf(orm: OrmLike): TarnPool | undefined {
+  try {
+    return orm.driver.getConnection?.()?.getKnex?.()?.client?.pool;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A query or transaction in flight: a connection in use, or one awaited. */
+function busy(pool: TarnPool): boolean {
+  return pool.numUsed() + pool.numPendingAcquires() + pool.numPendingCreates() > 0;
 }
 
 /** An entity's global metadata; its class's generations are counted once the class decorator ran. */
