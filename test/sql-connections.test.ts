@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { onReport, settled, unload, type ReloadRecord } from '../dist/runtime/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { settled, unload } from '../dist/runtime/index.js';
 import { until } from './helpers/project.ts';
-import { filesOpen, foundIn, ownDatabase, post, reloadUnderLoad, serving, startApp, stopApp, summary, Watcher, WORKERS, type Running } from './helpers/sql-load.ts';
+import { filesOpen, post, reloadUnderLoad, serving, stopApp, summary, Watcher, WORKERS, postgresSuite } from './helpers/sql-load.ts';
 
 // Module-scope SQL clients (pg `Pool` and `Client`, knex) reloaded 50 times each under a bounded
 // loopback insert load, against the real PostgreSQL of the global setup (test/setup/postgres.ts),
@@ -124,48 +124,11 @@ export async function insert(doc: { run: string; n: number }) {
 }
 `;
 
+const suite = postgresSuite('orm_hmr_sql', TABLE);
+const { reports, allLogs, start, released, expectAllFound } = suite;
 let url: string;
 let watcher: Watcher;
-const reports: ReloadRecord[] = [];
-const allLogs: string[] = [];
-let unsubscribe: () => void;
-let running: Running | undefined;
-
-beforeAll(async () => {
-  if (!inject('postgresUrl')) throw new Error(inject('postgresMissing'));
-  // Its own database: other files' connections do not count.
-  url = await ownDatabase(inject('postgresUrl'), 'orm_hmr_sql');
-  watcher = await new Watcher(url).connect();
-  await watcher.client.query(`CREATE TABLE IF NOT EXISTS ${TABLE} (id serial PRIMARY KEY, run text NOT NULL, n int NOT NULL)`);
-  unsubscribe = onReport((record) => reports.push(record));
-});
-afterAll(async () => {
-  unsubscribe?.();
-  await watcher?.end();
-});
-afterEach(async () => {
-  if (!running) return;
-  // As if db.ts were deleted: its last generation's client is released too.
-  unload(running.project.path('db.ts'));
-  allLogs.push(...running.dev.logs);
-  await stopApp(running);
-  running = undefined;
-});
-
-async function start(name: string, db: string): Promise<Running> {
-  return (running = await startApp(name, db));
-}
-
-function released(from: number): ReloadRecord['released'] {
-  return reports.slice(from).flatMap((record) => record.released);
-}
-
-async function expectAllFound(run: string, acknowledged: number[]): Promise<void> {
-  const found = await foundIn(url, TABLE, run);
-  expect(found.length).toBe(acknowledged.length);
-  const ns = new Set(found);
-  expect(acknowledged.filter((n) => !ns.has(n))).toEqual([]);
-}
+beforeAll(() => void ({ url, watcher } = suite));
 
 describe('module-scope SQL clients on PostgreSQL', () => {
   it('new pg.Pool(): 50 reloads under load keep the connection count flat and lose no insert', async () => {
@@ -276,10 +239,10 @@ describeLinux('module-scope SQLite databases', () => {
       expect(m.after).toBe(1);
       expect(released(from)).toContainEqual({ adapter: 'better-sqlite3', name: 'Database', action: 'closed' });
     } finally {
-      if (running) {
-        unload(running.project.path('db.ts'));
-        await stopApp(running);
-        running = undefined;
+      if (suite.running) {
+        unload(suite.running.project.path('db.ts'));
+        await stopApp(suite.running);
+        suite.running = undefined;
       }
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,7 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { onReport, settled, unload, type ReloadRecord } from '../dist/runtime/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { settled, unload } from '../dist/runtime/index.js';
 import { Project, startVite, until } from './helpers/project.ts';
-import { foundIn, ownDatabase, post, reloadUnderLoad, serving, startApp, stopApp, summary, Watcher, WORKERS, type Running } from './helpers/sql-load.ts';
+import { post, reloadUnderLoad, serving, summary, Watcher, WORKERS, postgresSuite } from './helpers/sql-load.ts';
 
 // postgres.js (`const sql = postgres(url)` at a module's top level, alone and under Drizzle)
 // reloaded 50 times under a bounded loopback insert load, against the real PostgreSQL of the
@@ -69,47 +69,11 @@ export async function insert(doc: { run: string; n: number }) {
 }
 `;
 
+const suite = postgresSuite('orm_hmr_pgjs', TABLE);
+const { reports, allLogs, start, released, expectAllFound } = suite;
 let url: string;
 let watcher: Watcher;
-const reports: ReloadRecord[] = [];
-const allLogs: string[] = [];
-let unsubscribe: () => void;
-let running: Running | undefined;
-
-beforeAll(async () => {
-  if (!inject('postgresUrl')) throw new Error(inject('postgresMissing'));
-  // Its own database: other files' connections do not count.
-  url = await ownDatabase(inject('postgresUrl'), 'orm_hmr_pgjs');
-  watcher = await new Watcher(url).connect();
-  await watcher.client.query(`CREATE TABLE IF NOT EXISTS ${TABLE} (id serial PRIMARY KEY, run text NOT NULL, n int NOT NULL)`);
-  unsubscribe = onReport((record) => reports.push(record));
-});
-afterAll(async () => {
-  unsubscribe?.();
-  await watcher?.end();
-});
-afterEach(async () => {
-  if (!running) return;
-  unload(running.project.path('db.ts'));
-  allLogs.push(...running.dev.logs);
-  await stopApp(running);
-  running = undefined;
-});
-
-async function start(name: string, db: string): Promise<Running> {
-  return (running = await startApp(name, db));
-}
-
-function released(from: number): ReloadRecord['released'] {
-  return reports.slice(from).flatMap((record) => record.released);
-}
-
-async function expectAllFound(run: string, acknowledged: number[]): Promise<void> {
-  const found = await foundIn(url, TABLE, run);
-  expect(found.length).toBe(acknowledged.length);
-  const ns = new Set(found);
-  expect(acknowledged.filter((n) => !ns.has(n))).toEqual([]);
-}
+beforeAll(() => void ({ url, watcher } = suite));
 
 type Sql = { end(): Promise<void>; (strings: TemplateStringsArray, ...args: unknown[]): Promise<unknown[]> };
 

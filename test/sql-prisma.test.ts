@@ -2,10 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { onReport, settled, unload, type ReloadRecord } from '../dist/runtime/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { settled } from '../dist/runtime/index.js';
 import { until } from './helpers/project.ts';
-import { foundIn, ownDatabase, post, reloadUnderLoad, serving, startApp, stopApp, summary, Watcher, WORKERS, type Running } from './helpers/sql-load.ts';
+import { post, reloadUnderLoad, serving, summary, Watcher, WORKERS, type Running, postgresSuite } from './helpers/sql-load.ts';
 
 // Prisma 7 (`new PrismaClient({ adapter: new PrismaPg(...) })` at a module's top level, the
 // generated client imported through a relative path) reloaded under a bounded loopback insert
@@ -125,56 +125,26 @@ const extendedDb = (url: string, version: number, client: string) =>
     .replace('export const prisma = (globalForPrisma.prisma ??= new PrismaClient(', 'const extend = (c: PrismaClient) => c.$extends({ name: "versioned" });\nexport const prisma = (globalForPrisma.prisma ??= extend(new PrismaClient(')
     .replace(`max: ${POOL} }) }));`, `max: ${POOL} }) })));`);
 
+const suite = postgresSuite('orm_hmr_prisma', TABLE);
+const { reports, allLogs, released, expectAllFound } = suite;
 let url: string;
 let watcher: Watcher;
-const reports: ReloadRecord[] = [];
-const allLogs: string[] = [];
-let unsubscribe: () => void;
-let running: Running | undefined;
-
-beforeAll(async () => {
-  if (!inject('postgresUrl')) throw new Error(inject('postgresMissing'));
-  // Its own database: other files' connections do not count.
-  url = await ownDatabase(inject('postgresUrl'), 'orm_hmr_prisma');
+beforeAll(() => {
+  ({ url, watcher } = suite);
   generateClient();
-  watcher = await new Watcher(url).connect();
-  await watcher.client.query(`CREATE TABLE IF NOT EXISTS ${TABLE} (id serial PRIMARY KEY, run text NOT NULL, n int NOT NULL)`);
-  unsubscribe = onReport((record) => reports.push(record));
 });
-afterAll(async () => {
-  unsubscribe?.();
-  await watcher?.end();
-  rmSync(generated, { recursive: true, force: true });
-});
-afterEach(async () => {
-  if (!running) return;
-  unload(running.project.path('db.ts'));
-  allLogs.push(...running.dev.logs);
-  await stopApp(running);
-  running = undefined;
-});
+afterAll(() => rmSync(generated, { recursive: true, force: true }));
 
 type Db = (url: string, version: number, client: string) => string;
 
 /** Starts an app whose db.ts is `db` (the generated client's path depends on the project's folder). */
 async function start(name: string, db: Db): Promise<{ r: Running; at: (version: number) => string }> {
-  running = await startApp(name, '');
+  const running = await suite.start(name, '');
   const client = clientFrom(running.project.root);
   const at = (version: number) => db(url, version, client);
   await running.dev.edit('db.ts', at(1));
   await serving(running.dev, 1);
   return { r: running, at };
-}
-
-function released(from: number): ReloadRecord['released'] {
-  return reports.slice(from).flatMap((record) => record.released);
-}
-
-async function expectAllFound(run: string, acknowledged: number[]): Promise<void> {
-  const found = await foundIn(url, TABLE, run);
-  expect(found.length).toBe(acknowledged.length);
-  const ns = new Set(found);
-  expect(acknowledged.filter((n) => !ns.has(n))).toEqual([]);
 }
 
 interface PrismaLike {

@@ -2,8 +2,9 @@ import { readdirSync, readlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
+import { afterAll, afterEach, beforeAll, expect, inject } from 'vitest';
 import { ownDatabase as ownDatabaseWithDrop } from './own-database.ts';
-import { settled } from '../../dist/runtime/index.js';
+import { onReport, settled, unload, type ReloadRecord } from '../../dist/runtime/index.js';
 import { Project, startVite, until, type Dev } from './project.ts';
 
 // The SQL version of test/connections.test.ts's harness: an app whose one route inserts through
@@ -191,4 +192,52 @@ export function filesOpen(file: string): number {
     }
   }
   return count;
+}
+
+/**
+ * What each PostgreSQL load-test file sets up: a database of its own (other files' connections do
+ * not count) with `table`, a watcher on it, the reports, and one app per test, whose db.ts is
+ * unloaded after it (as if deleted: its last generation's client is released too).
+ */
+export function postgresSuite(database: string, table: string) {
+  let unsubscribe: (() => void) | undefined;
+  const suite = {
+    url: '',
+    watcher: undefined as unknown as Watcher,
+    reports: [] as ReloadRecord[],
+    allLogs: [] as string[],
+    running: undefined as Running | undefined,
+    async start(name: string, db: string): Promise<Running> {
+      return (suite.running = await startApp(name, db));
+    },
+    released(from: number): ReloadRecord['released'] {
+      return suite.reports.slice(from).flatMap((record) => record.released);
+    },
+    async expectAllFound(run: string, acknowledged: number[]): Promise<void> {
+      const found = await foundIn(suite.url, table, run);
+      expect(found.length).toBe(acknowledged.length);
+      const ns = new Set(found);
+      expect(acknowledged.filter((n) => !ns.has(n))).toEqual([]);
+    },
+  };
+  beforeAll(async () => {
+    if (!inject('postgresUrl')) throw new Error(inject('postgresMissing'));
+    suite.url = await ownDatabase(inject('postgresUrl'), database);
+    suite.watcher = await new Watcher(suite.url).connect();
+    await suite.watcher.client.query(`CREATE TABLE IF NOT EXISTS ${table} (id serial PRIMARY KEY, run text NOT NULL, n int NOT NULL)`);
+    unsubscribe = onReport((record) => suite.reports.push(record));
+  });
+  afterAll(async () => {
+    unsubscribe?.();
+    await suite.watcher?.end();
+  });
+  afterEach(async () => {
+    const { running } = suite;
+    if (!running) return;
+    unload(running.project.path('db.ts'));
+    suite.allLogs.push(...running.dev.logs);
+    await stopApp(running);
+    suite.running = undefined;
+  });
+  return suite;
 }
