@@ -7,7 +7,7 @@ import { patchMethod } from '../util/patch.ts';
 import type { Adapter, AdapterContext, Entry } from './types.ts';
 
 // Only the knex 3 internals we read: its client and the client's tarn pool.
-interface TarnPool {
+export interface TarnPool {
   numUsed(): number;
   numPendingAcquires(): number;
   numPendingCreates(): number;
@@ -66,10 +66,7 @@ export function knexAdapter(): Adapter {
     if (heldByGlobal(client)) return 'reused';
     live.delete(client);
     closeWhenQuiet(
-      () => {
-        const pool = client.pool;
-        return !!pool && pool.numUsed() + pool.numPendingAcquires() + pool.numPendingCreates() + (pool.numPendingValidations?.() ?? 0) > 0;
-      },
+      () => !!client.pool && tarnBusy(client.pool),
       () => (client.pool ? client.destroy() : undefined),
       'previous knex instance',
       (message) => context?.log('warn', message),
@@ -124,4 +121,9 @@ function findKnexClient(namespace: unknown): { prototype: object } | undefined {
     if (typeof candidate === 'function' && typeof (candidate.prototype as KnexClient).destroy === 'function') return candidate as { prototype: object };
   }
   return undefined;
+}
+
+/** A tarn pool (knex's, also under MikroORM 6) with a connection in use or anything pending: a query or transaction in flight. */
+export function tarnBusy(pool: TarnPool): boolean {
+  return pool.numUsed() + pool.numPendingAcquires() + pool.numPendingCreates() + (pool.numPendingValidations?.() ?? 0) > 0;
 }

@@ -1,6 +1,7 @@
 import { describe } from '../util/errors.ts';
 import { patchMethod } from '../util/patch.ts';
 import { heldByGlobal, type Aliases } from './global-cache.ts';
+import { tarnBusy, type TarnPool } from './knex.ts';
 import { closeWhenQuiet } from './quiet-close.ts';
 import type { Adapter, AdapterContext, Entry } from './types.ts';
 
@@ -26,12 +27,6 @@ interface OrmLike {
   em: unknown;
   getMetadata(): StorageLike;
   createEntityManager?(): void;
-}
-/** MikroORM 6's SQL drivers pool through knex's tarn pool. */
-interface TarnPool {
-  numUsed(): number;
-  numPendingAcquires(): number;
-  numPendingCreates(): number;
 }
 type Discovery = new (
   metadata: unknown,
@@ -120,7 +115,7 @@ export function mikroOrmAdapter(): Adapter {
     // Closed only where its pool says when it is idle (6's knex): a query in flight on it must finish.
     const pool = poolOf(orm);
     if (!pool) return undefined;
-    closeWhenQuiet(() => busy(pool), () => orm.close(), 'MikroORM', (message) => context?.log('warn', `mikro-orm: ${message}`));
+    closeWhenQuiet(() => tarnBusy(pool), () => orm.close(), 'MikroORM', (message) => context?.log('warn', `mikro-orm: ${message}`));
     return 'closed';
   };
 
@@ -242,7 +237,7 @@ export function mikroOrmAdapter(): Adapter {
   };
 }
 
-/** 6's SQL drivers' knex pool (7 has none: it queries through Kysely). */
+/** 6's SQL drivers pool through knex's tarn pool (7 has none: it queries through Kysely). */
 function poolOf(orm: OrmLike): TarnPool | undefined {
   try {
     return orm.driver.getConnection?.()?.getKnex?.()?.client?.pool;
@@ -251,10 +246,6 @@ function poolOf(orm: OrmLike): TarnPool | undefined {
   }
 }
 
-/** A query or transaction in flight: a connection in use, or one awaited. */
-function busy(pool: TarnPool): boolean {
-  return pool.numUsed() + pool.numPendingAcquires() + pool.numPendingCreates() > 0;
-}
 
 /** An entity's global metadata; its class's generations are counted once the class decorator ran. */
 function metadataEntry(storage: Record<string, unknown>, key: string, meta: Meta, cls: unknown): Entry {
