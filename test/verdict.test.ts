@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { LeakWarning } from '../src/ledger/report.ts';
 import { HEAP_SLOPE_LIMIT, HEAP_WINDOW, LeakDetector, type Sample } from '../src/ledger/verdict.ts';
 
 const MB = 1024 * 1024;
@@ -13,22 +14,59 @@ const sample = (reload: number, heapUsed: number, extra: Partial<Sample> = {}): 
   ...extra,
 });
 
+/**
+ * What the ledger does: a sample's heap after a plain GC, and the heap after a thorough GC (the
+ * second argument, the same by default) only when the detector asks for it.
+ */
+function feed(detector: LeakDetector, s: Sample, thorough = s.heapUsed): LeakWarning[] {
+  return detector.observe({ ...s, thorough: detector.wantsThorough(s.heapUsed) ? thorough : undefined });
+}
+
 describe('leak verdict', () => {
   it('warns once about a steady heap climb no generation explains, and re-arms after it stops', () => {
     const detector = new LeakDetector(3);
     const warnings = [];
-    for (let i = 1; i <= 25; i++) warnings.push(...detector.observe(sample(i, 50 * MB + i * MB)));
+    for (let i = 1; i <= 25; i++) warnings.push(...feed(detector, sample(i, 50 * MB + i * MB)));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatchObject({ kind: 'heap', subject: 'heap' });
     expect(warnings[0]!.perReload).toBeGreaterThan(0.99 * MB);
-    expect(warnings[0]!.message).toContain('heap grows +1.00 MB per reload over the last 10 reloads');
+    // Confirmed against the thorough heap of the first sample, 9 reloads before the 10th.
+    expect(warnings[0]!.message).toContain('heap grows +1.00 MB per reload over the last 9 reloads');
     expect(detector.leaking).toBe(true);
     // Flat for a window: recovered; a new climb warns again.
-    for (let i = 26; i <= 26 + HEAP_WINDOW; i++) expect(detector.observe(sample(i, 75 * MB))).toEqual([]);
+    for (let i = 26; i <= 26 + HEAP_WINDOW; i++) expect(feed(detector, sample(i, 75 * MB))).toEqual([]);
     expect(detector.leaking).toBe(false);
     const again = [];
-    for (let i = 40; i <= 55; i++) again.push(...detector.observe(sample(i, 75 * MB + (i - 39) * MB)));
+    for (let i = 40; i <= 55; i++) again.push(...feed(detector, sample(i, 75 * MB + (i - 39) * MB)));
     expect(again).toHaveLength(1);
+  });
+
+  it('stays quiet when the plain-GC heap climbs and the thorough one does not (Node 20 with a clean app)', () => {
+    const detector = new LeakDetector(3);
+    let asked = 0;
+    let since = 0;
+    for (let i = 1; i <= 60; i++) {
+      // 300 KB per reload after a plain GC, which a thorough GC takes back: 10 KB per reload is left.
+      const plain = 50 * MB + since++ * 300 * 1024 + i * 10 * 1024;
+      if (detector.wantsThorough(plain)) {
+        asked++;
+        since = 0;
+      }
+      expect(feed(detector, sample(i, plain), 50 * MB + i * 10 * 1024)).toEqual([]);
+    }
+    expect(detector.leaking).toBe(false);
+    // The first sample, then once per climb that would have warned: not every reload.
+    expect(asked).toBeGreaterThan(1);
+    expect(asked).toBeLessThan(60 / 4);
+  });
+
+  it('takes no heap from a sample that V8\'s own GC counted (garbage made since is in it)', () => {
+    const detector = new LeakDetector(3);
+    for (let i = 1; i <= 30; i++) {
+      const s = sample(i, 50 * MB + i * MB);
+      expect(feed(detector, i % 5 === 0 ? s : { ...s, heapUsed: undefined })).toEqual([]);
+    }
+    expect(detector.wantsThorough(undefined)).toBe(false);
   });
 
   it('ignores noise and slow growth under the limit', () => {
@@ -37,7 +75,7 @@ describe('leak verdict', () => {
     for (let i = 1; i <= 100; i++) {
       // Up and down by up to 1 MB, drifting up by a quarter of the limit.
       heap += HEAP_SLOPE_LIMIT / 4 + (i % 2 ? 1 : -1) * 0.9 * MB;
-      expect(detector.observe(sample(i, heap))).toEqual([]);
+      expect(feed(detector, sample(i, heap))).toEqual([]);
     }
   });
 
@@ -81,14 +119,14 @@ describe('leak verdict', () => {
     const detector = new LeakDetector(3);
     const warnings = [];
     // Climbing with a second generation alive, before it has piled up for `after` reloads.
-    for (let i = 1; i <= 12; i++) warnings.push(...detector.observe(sample(i, 50 * MB + i * MB, { alive: { A: i < 11 ? 1 : 2 } })));
+    for (let i = 1; i <= 12; i++) warnings.push(...feed(detector, sample(i, 50 * MB + i * MB, { alive: { A: i < 11 ? 1 : 2 } })));
     expect(warnings.filter((w) => w.kind === 'heap')).toHaveLength(1); // the climb while everything was at 1
     const quiet = new LeakDetector(3);
     // A clean app's own 0.1 MB per reload, and one 1.4 MB jump when a load starts.
     let heap = 77 * MB;
     for (let i = 1; i <= 20; i++) {
       heap += 0.1 * MB + (i === 8 ? 1.4 * MB : 0);
-      expect(quiet.observe(sample(i, heap))).toEqual([]);
+      expect(feed(quiet, sample(i, heap))).toEqual([]);
     }
   });
 });

@@ -11,6 +11,7 @@ import { appendReport, type ReleaseAction, type ReloadRecord } from './report.ts
 import { SideEffects, type Evaluating } from './side-effects.ts';
 import { traceOldGenerations, type TracedSubject } from './trace.ts';
 import { LeakDetector } from './verdict.ts';
+import { thoroughHeapUsed } from './gc.ts';
 
 /** Where models registered outside any tracked file (a library, a bootstrap) are counted. */
 export const OUTSIDE = '(outside tracked files)';
@@ -236,9 +237,13 @@ export class Ledger {
     };
     if (measured.collected) {
       this.#detector.tracing = !!options.trace;
+      // Only our forced GC leaves a heap worth comparing: after V8's own, garbage made since is in it.
+      const heapUsed = measured.by === 'forced' ? memory.heapUsed : undefined;
+      const thorough = this.#detector.wantsThorough(heapUsed) ? ((await thoroughHeapUsed()) ?? heapUsed) : undefined;
       const judged = this.#detector.judge({
         reload,
-        heapUsed: memory.heapUsed,
+        heapUsed,
+        thorough,
         files: record.files,
         edited: [...batch.edited],
         alive: this.generations.count(this.#servers),

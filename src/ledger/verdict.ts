@@ -6,7 +6,10 @@ export type { LeakStop } from './report.ts';
 /** What the ledger measured after one reload batch, with a full GC behind it. */
 export interface Sample {
   reload: number;
-  heapUsed: number;
+  /** The heap right after our forced GC; undefined when V8's own GC counted (garbage since is in it). */
+  heapUsed?: number;
+  /** The heap after the thorough GC that {@link LeakDetector.wantsThorough} asked for. */
+  thorough?: number;
   /** Files re-evaluated in this batch. */
   files: string[];
   /**
@@ -71,7 +74,9 @@ export class LeakDetector {
   /** Whether the runtime traces retainers after a warning (changes the advice). */
   tracing = false;
   /** The last {@link HEAP_WINDOW} samples' heap and files: all the history the heap verdict needs. */
-  #samples: Pick<Sample, 'heapUsed' | 'files'>[] = [];
+  #samples: { reload: number; heapUsed: number; files: string[] }[] = [];
+  /** The last few heaps after a thorough GC, by reload: what confirms a climb. */
+  #thorough: { reload: number; heapUsed: number }[] = [];
   /** Counts by `model:` / `file:` / `effect:` subject; a subject no longer reported is dropped. */
   #tracks = new Map<string, Track>();
   #heapLeaking = false;
@@ -92,9 +97,30 @@ export class LeakDetector {
     return this.judge(sample).warnings;
   }
 
+  /**
+   * Whether the sample with this heap needs a thorough GC's heap too: the first one (the base to
+   * compare with), and one that would start a climb, to confirm it (a plain GC's heap climbs on
+   * Node 20 with nothing leaking, see `thoroughHeapUsed`).
+   */
+  wantsThorough(heapUsed: number | undefined): boolean {
+    if (heapUsed === undefined) return false;
+    if (this.#thorough.length === 0) return true;
+    const window = this.#samples.slice(1 - HEAP_WINDOW);
+    // At most one per window: a thorough GC drops the plain heaps after it, and a window that
+    // still holds the one before it would ask again at each reload of a climb that is not there.
+    if (window.length < HEAP_WINDOW - 1 || window[0]!.reload < this.#thorough.at(-1)!.reload) return false;
+    return !this.#heapLeaking && climbs([...window.map((s) => s.heapUsed), heapUsed]);
+  }
+
   judge(sample: Sample): Judgement {
-    this.#samples.push({ heapUsed: sample.heapUsed, files: sample.files });
-    if (this.#samples.length > HEAP_WINDOW) this.#samples.shift();
+    if (sample.heapUsed !== undefined) {
+      this.#samples.push({ reload: sample.reload, heapUsed: sample.heapUsed, files: sample.files });
+      if (this.#samples.length > HEAP_WINDOW) this.#samples.shift();
+    }
+    if (sample.thorough !== undefined) {
+      this.#thorough.push({ reload: sample.reload, heapUsed: sample.thorough });
+      if (this.#thorough.length > 4) this.#thorough.shift();
+    }
 
     // Every count of this sample, with the file to look at.
     const counts: { key: string; count: number; file: string; finding: (track: Track) => Finding; stop: string }[] = [];
@@ -164,7 +190,7 @@ export class LeakDetector {
     }
 
     // The heap clause: the same robust slope as the heap verdict, and only once there is a window of it.
-    const heapSlope = this.#samples.length >= HEAP_WINDOW ? this.#medianStep(HEAP_WINDOW) : 0;
+    const heapSlope = this.#samples.length >= HEAP_WINDOW ? medianStep(this.#samples.map((s) => s.heapUsed)) : 0;
     const heapClause = heapSlope > HEAP_SLOPE_LIMIT / 4 ? `; heap ${formatBytes(heapSlope, true)} per reload over the last ${HEAP_WINDOW} reloads` : '';
     const warnings: LeakWarning[] = [];
     for (const [file, all] of began) {
@@ -197,7 +223,7 @@ export class LeakDetector {
     // The heap's climb is explained by any old generation or piling side effect, warned about yet or not.
     const explained =
       Object.values(sample.alive).some((n) => n > 1) || Object.values(sample.generations).some((n) => n > 1) || sample.sideEffects.some((e) => e.generations > 1);
-    const heap = this.#heapClimb(explained);
+    const heap = this.#heapClimb(explained, sample);
     if (heap?.warning) warnings.push(heap.warning);
     if (heap?.stop) stops.push(heap.stop);
     return { warnings: this.#grouped(warnings), stopped: stops, verdict: this.leaking ? 'leak' : 'ok' };
@@ -216,44 +242,53 @@ export class LeakDetector {
     return [...warnings.filter((w) => w.kind !== 'generations'), { ...first, message }];
   }
 
-  /** A steady climb of the heap that no old generation or side effect explains (`explained`): its warning, or the line that it stopped. */
-  #heapClimb(explained: boolean): { warning?: LeakWarning; stop?: LeakStop } | undefined {
-    const heapSlope = this.#medianStep(HEAP_WINDOW);
-    if (this.#samples.length >= HEAP_WINDOW && heapSlope > HEAP_SLOPE_LIMIT && this.#mostlyRising() && !explained) {
-      if (this.#heapLeaking) return undefined;
-      this.#heapLeaking = true;
-      const files = [...new Set(this.#samples.flatMap((s) => s.files))];
-      return { warning: {
-        kind: 'heap',
-        subject: 'heap',
-        perReload: Math.round(heapSlope),
-        message: `heap grows ${formatBytes(heapSlope, true)} per reload over the last ${HEAP_WINDOW} reloads, with no old generation alive (files reloaded: ${files.slice(0, 4).join(', ')}${files.length > 4 ? ` +${files.length - 4} more` : ''}). Set trace: true, or compare two heap snapshots.`,
-      } };
-    }
-    if (this.#heapLeaking && heapSlope < HEAP_SLOPE_LIMIT / 2) {
+  /**
+   * A steady climb of the heap that no old generation or side effect explains (`explained`), seen
+   * after plain GCs and confirmed by thorough ones: its warning, or the line that it stopped.
+   */
+  #heapClimb(explained: boolean, sample: Sample): { warning?: LeakWarning; stop?: LeakStop } | undefined {
+    const heaps = this.#samples.map((s) => s.heapUsed);
+    const heapSlope = medianStep(heaps);
+    if (this.#heapLeaking) {
+      if (heapSlope >= HEAP_SLOPE_LIMIT / 2) return undefined;
       this.#heapLeaking = false;
       return { stop: { kind: 'heap', subject: 'heap', message: `heap stopped growing: ${formatBytes(heapSlope, true)} per reload over the last ${HEAP_WINDOW} reloads.` } };
     }
-    return undefined;
+    if (explained || sample.thorough === undefined || heaps.length < HEAP_WINDOW || !climbs(heaps)) return undefined;
+    // The thorough heaps, from the newest at least a window before this one (the oldest if none is).
+    const now = this.#thorough.at(-1)!;
+    const before = this.#thorough.slice(0, -1);
+    const base = [...before].reverse().find((t) => t.reload <= now.reload - HEAP_WINDOW) ?? before[0];
+    if (!base) return undefined;
+    const reloads = now.reload - base.reload;
+    const confirmed = (now.heapUsed - base.heapUsed) / reloads;
+    if (confirmed <= HEAP_SLOPE_LIMIT) return undefined;
+    this.#heapLeaking = true;
+    const files = [...new Set(this.#samples.flatMap((s) => s.files))];
+    return { warning: {
+      kind: 'heap',
+      subject: 'heap',
+      perReload: Math.round(confirmed),
+      message: `heap grows ${formatBytes(confirmed, true)} per reload over the last ${reloads} reloads, with no old generation alive (files reloaded: ${files.slice(0, 4).join(', ')}${files.length > 4 ? ` +${files.length - 4} more` : ''}). Set trace: true, or compare two heap snapshots.`,
+    } };
   }
+}
 
-  /**
-   * The median heap step over the last `n` samples, bytes per reload: a leak adds about the same
-   * each reload, while one jump (a route compiled for the first time, a load starting) moves one
-   * step only.
-   */
-  #medianStep(n: number): number {
-    const samples = this.#samples.slice(-n);
-    const steps = samples.slice(1).map((s, i) => s.heapUsed - samples[i]!.heapUsed).sort((a, b) => a - b);
-    return steps.length > 0 ? steps[Math.floor(steps.length / 2)]! : 0;
-  }
+/**
+ * A climb in plain-GC heaps: the median step above the limit (a leak adds about the same each
+ * reload, while one jump, a route compiled for the first time, moves one step only) and at least
+ * 80% of the steps up (not noise around a level).
+ */
+function climbs(heaps: number[]): boolean {
+  let rising = 0;
+  for (let i = 1; i < heaps.length; i++) if (heaps[i]! > heaps[i - 1]!) rising++;
+  return medianStep(heaps) > HEAP_SLOPE_LIMIT && rising >= 0.8 * (heaps.length - 1);
+}
 
-  /** At least 80% of the steps in the window went up: a climb, not noise around a level. */
-  #mostlyRising(): boolean {
-    let rising = 0;
-    for (let i = 1; i < this.#samples.length; i++) if (this.#samples[i]!.heapUsed > this.#samples[i - 1]!.heapUsed) rising++;
-    return rising >= 0.8 * (this.#samples.length - 1);
-  }
+/** The median step between consecutive heaps, bytes per reload. */
+function medianStep(heaps: number[]): number {
+  const steps = heaps.slice(1).map((h, i) => h - heaps[i]!).sort((a, b) => a - b);
+  return steps.length > 0 ? steps[Math.floor(steps.length / 2)]! : 0;
 }
 
 function push<T>(map: Map<string, T[]>, key: string, value: T): void {
