@@ -2,6 +2,7 @@ import { describe } from '../util/errors.ts';
 import { patchMethod } from '../util/patch.ts';
 import { heldByGlobal, type Aliases } from './global-cache.ts';
 import { tarnBusy, type TarnPool } from './knex.ts';
+import { poolBusy } from './pg.ts';
 import { closeWhenQuiet } from './quiet-close.ts';
 import type { Adapter, AdapterContext, Entry } from './types.ts';
 
@@ -109,13 +110,36 @@ export function mikroOrmAdapter(): Adapter {
       ),
     );
   };
+  // 7's PostgreSQL driver pools through pg under Kysely, in a private field: its own
+  // `onPoolCreated` option hands the pool to us, by connection.
+  const pgPools = new WeakMap<object, PgPool>();
+  const hookPostgres = (namespace: unknown) => {
+    const proto = (namespace as { PostgreSqlConnection?: { prototype?: { createKyselyDialect?: unknown } } } | undefined)?.PostgreSqlConnection?.prototype;
+    if (typeof proto?.createKyselyDialect !== 'function' || patched.has(proto)) return;
+    patched.add(proto);
+    restores.push(
+      patchMethod(proto as { createKyselyDialect: (this: object, overrides?: PoolOverrides) => unknown }, 'createKyselyDialect', (create) =>
+        function (this: object, overrides?: PoolOverrides) {
+          const connection = this;
+          const onPoolCreated = (pool: PgPool) => {
+            pgPools.set(connection, pool);
+            return overrides?.onPoolCreated?.(pool);
+          };
+          return create.call(this, { ...overrides, onPoolCreated });
+        },
+      ),
+    );
+  };
   const release = (orm: OrmLike): 'closed' | 'reused' | undefined => {
     if (heldByGlobal(orm, aliases)) return 'reused';
     live.delete(orm);
-    // Closed only where its pool says when it is idle (6's knex): a query in flight on it must finish.
-    const pool = poolOf(orm);
-    if (!pool) return undefined;
-    closeWhenQuiet(() => tarnBusy(pool), () => orm.close(), 'MikroORM', (message) => context?.log('warn', `mikro-orm: ${message}`));
+    // Closed only where its pool says when it is idle (6's knex, 7's pg): a query in flight on it must finish.
+    const connection = connectionOf(orm);
+    const tarn = connection?.getKnex?.()?.client?.pool;
+    const pg = connection && pgPools.get(connection);
+    if (!tarn && !pg) return undefined;
+    const busy = tarn ? () => tarnBusy(tarn) : () => poolBusy(pg!);
+    closeWhenQuiet(busy, () => orm.close(), 'MikroORM', (message) => context?.log('warn', `mikro-orm: ${message}`));
     return 'closed';
   };
 
@@ -199,6 +223,7 @@ export function mikroOrmAdapter(): Adapter {
       // 7's decorators package does not re-export core: take core from the module's own folder.
       const core = findCore(namespace) ?? findCore(attachContext?.require?.('@mikro-orm/core'));
       if (core) hookCore(core);
+      hookPostgres(namespace);
       for (const MikroORM of [core?.MikroORM, (namespace as { MikroORM?: unknown } | undefined)?.MikroORM]) aliasInit(MikroORM);
     },
 
@@ -237,10 +262,14 @@ export function mikroOrmAdapter(): Adapter {
   };
 }
 
-/** 6's SQL drivers pool through knex's tarn pool (7 has none: it queries through Kysely). */
-function poolOf(orm: OrmLike): TarnPool | undefined {
+type PgPool = Parameters<typeof poolBusy>[0];
+type PoolOverrides = { onPoolCreated?: (pool: PgPool) => unknown };
+type ConnectionLike = NonNullable<ReturnType<NonNullable<OrmLike['driver']['getConnection']>>>;
+
+/** The ORM's connection: 6's SQL drivers pool through knex's tarn pool on it, 7's PostgreSQL through pg (see hookPostgres). */
+function connectionOf(orm: OrmLike): ConnectionLike | undefined {
   try {
-    return orm.driver.getConnection?.()?.getKnex?.()?.client?.pool;
+    return orm.driver.getConnection?.();
   } catch {
     return undefined;
   }

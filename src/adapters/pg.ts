@@ -27,6 +27,11 @@ interface ClientLike {
 }
 type Class = { prototype: object };
 
+/** A pg Pool has a client checked out (a query or a transaction), or a caller waiting for one. */
+export function poolBusy(pool: Pick<PoolLike, 'totalCount' | 'idleCount' | 'waitingCount'>): boolean {
+  return pool.totalCount - pool.idleCount > 0 || pool.waitingCount > 0;
+}
+
 /**
  * node-postgres: the `Pool`s and `Client`s a file creates at its top level (`new pg.Pool(...)`,
  * also under Drizzle's `drizzle(pool)`). When the file evaluates again, the previous one is ended
@@ -61,7 +66,7 @@ export function pgAdapter(): Adapter {
     const log = (message: string) => context?.log('warn', message);
     if (kind === 'Pool') {
       const pool = value as PoolLike;
-      closeWhenQuiet(() => pool.totalCount - pool.idleCount > 0 || pool.waitingCount > 0, () => (pool.ending ? undefined : pool.end()), 'previous pg Pool', log);
+      closeWhenQuiet(() => poolBusy(pool), () => (pool.ending ? undefined : pool.end()), 'previous pg Pool', log);
     } else {
       const client = value as ClientLike;
       closeWhenQuiet(() => clientBusy(client), () => (client._ending ? undefined : client.end()), 'previous pg Client', log);
