@@ -41,6 +41,21 @@ describe('injected code', () => {
     );
   });
 
+  it('in a Vite module runner: takes the runtime from globalThis and a namespace it has by file, importing each only when missing', () => {
+    const vite = injectedCode({
+      id: '/app/models/user.ts', runtime: '/pkg/dist/runtime/index.js', runtimeFromGlobal: true, imports: ['mongoose', 'pg'],
+      resolved: { mongoose: '/app/node_modules/mongoose/index.js' }, async: false, format: 'esm', version: '0badc0de',
+    });
+    expect(vite.prologue).toMatchInlineSnapshot(
+      `"const __orm_hmr_runtime__ = globalThis[Symbol.for("orm-hmr.runtime")] ?? await import("/pkg/dist/runtime/index.js");import * as __orm_hmr_import_0__ from "pg";const __orm_hmr__ = __orm_hmr_runtime__.enter("/app/models/user.ts", { imports: { "pg": __orm_hmr_import_0__, "mongoose": __orm_hmr_runtime__.namespaceAt("/app/node_modules/mongoose/index.js") ?? await import("mongoose") }, at: { "mongoose": "/app/node_modules/mongoose/index.js" }, async: false, version: "0badc0de" });"`,
+    );
+    // CommonJS cannot await: it requires both, as before.
+    const cjs = injectedCode({ id: '/m.cjs', runtime: 'orm-hmr/runtime', runtimeFromGlobal: true, imports: ['mongoose'], resolved: { mongoose: '/m/index.js' }, async: false, format: 'cjs', version: '0badc0de' });
+    expect(cjs.prologue).toBe(
+      'const __orm_hmr_runtime__ = require("orm-hmr/runtime");const __orm_hmr_import_0__ = require("mongoose");const __orm_hmr__ = __orm_hmr_runtime__.enter("/m.cjs", { imports: { "mongoose": __orm_hmr_import_0__ }, async: false, version: "0badc0de" });',
+    );
+  });
+
   it("passes a hash of the source, so the ledger tells an edit from the same code evaluated in another bundle", () => {
     const context = { runtime: '/r.js', packages: ['mongoose'], selected: () => undefined, parse };
     const version = (code: string) => transformModule(code, '/app/models/p.ts', context)?.code.match(/, version: "([\w-]+)" \}\);/)?.[1];

@@ -6,8 +6,22 @@ export class ReloadBatch {
   /** Files whose source changed since their previous evaluation (or that were deleted). */
   readonly edited = new Set<string>();
   readonly failed = new Set<string>();
-  /** `adapter:name` to its parts, in first-purged order. */
-  readonly purged = new Map<string, { adapter: string; name: string }>();
+  /** What was purged, models first, each `adapter:name` once, in first-purged order. */
+  get purged(): { adapter: string; name: string }[] {
+    const byKey = new Map<string, { adapter: string; name: string }>();
+    // Models first: they are what the line is about (`purged mongoose:User`), then connections and the rest.
+    for (const models of [true, false]) {
+      for (let i = 0; i < this.#purged.length; i += 3) {
+        const adapter = this.#purged[i] as string;
+        const name = this.#purged[i + 1] as string;
+        const key = `${adapter}:${name}`;
+        if (this.#purged[i + 2] === models && !byKey.has(key)) byKey.set(key, { adapter, name });
+      }
+    }
+    return [...byKey.values()];
+  }
+  /** Adapter, name and whether it is a model, flat, for each named entry purged: nothing is built per evaluation. */
+  readonly #purged: (string | boolean)[] = [];
   /** Entries adapters closed or reused once their file's previous generation was dropped. */
   readonly released = new Map<string, { adapter: string; name: string; action: ReleaseAction }>();
   purgeMs = 0;
@@ -19,12 +33,7 @@ export class ReloadBatch {
     if (edited) this.edited.add(file);
     this.purgeMs += ms;
     this.isReload ||= isReload;
-    // Models first: they are what the line is about (`purged mongoose:User`), then connections and the rest.
-    for (const models of [true, false]) {
-      for (const { adapter, label, track } of purged) {
-        if (label !== undefined && !!track === models) this.purged.set(`${adapter}:${label}`, { adapter, name: label });
-      }
-    }
+    for (const { adapter, label, track } of purged) if (label !== undefined) this.#purged.push(adapter, label, !!track);
   }
 
   release(adapter: string, name: string, action: ReleaseAction): void {
@@ -36,7 +45,7 @@ export class ReloadBatch {
     for (const file of later.files) this.files.add(file);
     for (const file of later.edited) this.edited.add(file);
     for (const file of later.failed) this.failed.add(file);
-    for (const [key, value] of later.purged) if (!this.purged.has(key)) this.purged.set(key, value);
+    this.#purged.push(...later.#purged);
     for (const [key, value] of later.released) this.released.set(key, value);
     this.purgeMs += later.purgeMs;
     this.isReload ||= later.isReload;

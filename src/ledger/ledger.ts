@@ -215,7 +215,7 @@ export class Ledger {
       reload,
       time: new Date().toISOString(),
       files: [...batch.files],
-      purged: [...batch.purged.values()],
+      purged: batch.purged,
       purgeMs: round(batch.purgeMs, 3),
       failed: [...batch.failed],
       heapUsed: memory.heapUsed,

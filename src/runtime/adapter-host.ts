@@ -26,6 +26,8 @@ export class AdapterHost {
   /** One `register` per adapter object: adapters keep the context they were first handed. */
   readonly #contexts = new WeakMap<Adapter, Omit<AdapterContext, 'require'>>();
   readonly #namespaces = new WeakMap<Adapter, WeakSet<object>>();
+  /** Namespaces by the file they were imported from (EnterOptions.at), for this dev server. */
+  readonly #byFile = new Map<string, unknown>();
 
   constructor(callbacks: HostCallbacks) {
     this.#callbacks = callbacks;
@@ -117,7 +119,18 @@ export class AdapterHost {
   }
 
   /** Hands adapters the packages module `id` imports; falls back to requiring them from its folder. Runs for every evaluation: no allocation unless something is new. */
-  attach(id: string, imports: Record<string, unknown>): void {
+  /** The namespace a module imported from `file` (a resolved path), if one did in this dev server. */
+  namespaceAt(file: string): unknown {
+    return this.#byFile.get(file);
+  }
+
+  /** A new dev server: its module runner may load packages afresh (one it bundles rather than externalizes). */
+  forgetNamespaces(): void {
+    this.#byFile.clear();
+  }
+
+  attach(id: string, imports: Record<string, unknown>, at?: Record<string, string>): void {
+    if (at) for (const specifier in at) this.#byFile.set(at[specifier]!, imports[specifier]);
     let require: NodeJS.Require | undefined;
     const requireFrom = () => {
       if (!require && isAbsolute(id)) require = builtin<typeof import('node:module')>('node:module')?.createRequire(id);

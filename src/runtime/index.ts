@@ -17,6 +17,11 @@ export function enter(id: string, options?: EnterOptions): EvaluationHandle {
   return getRuntime().enter(id, options);
 }
 
+/** For the prologue: the namespace a module imported from `file` (a resolved path) before, if any. */
+export function namespaceAt(file: string): unknown {
+  return getRuntime().namespaceAt(file);
+}
+
 /**
  * Registers `callback` to run right before the calling module evaluates again (or its file is
  * deleted), like Zeitwerk's `on_unload`. Call it at the top level of a tracked module, for

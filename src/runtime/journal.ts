@@ -1,5 +1,5 @@
 import type { AdapterHost } from './adapter-host.ts';
-import { snapshot, stillRegistered, type OwnedEntry } from './entries.ts';
+import { SlotMap, sameSlot, snapshot, stillRegistered, type OwnedEntry } from './entries.ts';
 import type { Evaluation } from './module-record.ts';
 import type { Owners } from './owners.ts';
 
@@ -18,7 +18,7 @@ export function listBefore(host: AdapterHost): Evaluation['before'] {
  */
 export function registeredBy(evaluation: Evaluation, host: AdapterHost, owners: Owners): OwnedEntry[] {
   const fresh: OwnedEntry[] = [];
-  for (const entry of evaluation.journal.values()) if (stillRegistered(entry)) fresh.push(entry);
+  for (const entry of journaled(evaluation.journal)) if (stillRegistered(entry)) fresh.push(entry);
   for (const [adapter, before] of evaluation.before) {
     for (const entry of host.list(adapter)) {
       const was = before.get(entry);
@@ -28,4 +28,31 @@ export function registeredBy(evaluation: Evaluation, host: AdapterHost, owners: 
     }
   }
   return fresh;
+}
+
+/**
+ * The journal with one entry per slot: where a slot was reported twice (a model compiled again
+ * under its name), the last report at the first one's place. An array, not a map per evaluation:
+ * most files register a handful of entries.
+ */
+function journaled(journal: readonly OwnedEntry[]): readonly OwnedEntry[] {
+  if (journal.length < 2) return journal;
+  // A few entries (a model: its two registries, its collection, its queued init): compared in place.
+  const bySlot = journal.length > 16 ? new SlotMap<number>() : undefined;
+  const out: OwnedEntry[] = [];
+  for (const entry of journal) {
+    const at = bySlot ? bySlot.get(entry) : indexOfSlot(out, entry);
+    if (at === undefined) {
+      bySlot?.set(entry, out.length);
+      out.push(entry);
+    } else {
+      out[at] = entry;
+    }
+  }
+  return out;
+}
+
+function indexOfSlot(entries: readonly OwnedEntry[], entry: OwnedEntry): number | undefined {
+  for (let i = 0; i < entries.length; i++) if (sameSlot(entries[i]!, entry)) return i;
+  return undefined;
 }

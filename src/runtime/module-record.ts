@@ -34,8 +34,8 @@ export interface Generation {
 export interface Evaluation {
   readonly record: ModuleRecord;
   readonly number: number;
-  /** What adapters reported while the body ran, by slot, in the order first registered. */
-  journal: SlotMap<OwnedEntry>;
+  /** What adapters reported while the body ran, in order; a slot reported twice is one entry (see registeredBy). */
+  journal: OwnedEntry[];
   /** For adapters that do not report: their entries' values before the body ran; what differs afterwards is this file's. */
   before: Map<Adapter, SlotMap<unknown>>;
   /** The previous generation's entries, removed in the prologue; put back if this evaluation fails. */
@@ -64,6 +64,8 @@ export interface EvaluationHandle {
 export interface EnterOptions {
   /** Namespaces of adapter packages the module imports, by specifier. */
   imports?: Record<string, unknown>;
+  /** The file each of those resolved to, where the transform knew it: `namespaceAt()` hands it back next time. */
+  at?: Record<string, string>;
   /** The module has top-level await: its epilogue may run in a later job. */
   async?: boolean;
   /** A hash of the module's code: a failing module run again unchanged is not a new reload. */

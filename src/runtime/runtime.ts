@@ -6,7 +6,7 @@ import type { SideEffects } from '../ledger/side-effects.ts';
 import type { TracedSubject } from '../ledger/trace.ts';
 import { AdapterHost } from './adapter-host.ts';
 import { settingsFromEnv, type RuntimeOptions, type Settings } from './config.ts';
-import { SlotMap, describeValue, labels, removeEntry, type OwnedEntry } from './entries.ts';
+import { describeValue, labels, removeEntry, type OwnedEntry } from './entries.ts';
 import { FileNames, cleanId } from './ids.ts';
 import { NOTHING_LISTED, listBefore, registeredBy } from './journal.ts';
 import { consoleLogger, debug, type Logger } from './log.ts';
@@ -41,6 +41,8 @@ export class Runtime {
   readonly ledger: Ledger;
   /** Evaluations between prologue and epilogue, innermost last. */
   readonly #evaluating: Evaluation[] = [];
+  /** Evaluations without top-level await entered in the current job (see #afterJob). */
+  readonly #enteredThisJob: Evaluation[] = [];
   readonly #warned = new Set<string>();
   readonly #fileNames = new FileNames();
   /** Depth of our own bookkeeping on the stack (prologue, epilogue, unload): no user code runs then. */
@@ -105,6 +107,8 @@ export class Runtime {
   onReport = (listener: (record: ReloadRecord) => void): (() => void) => this.ledger.onReport(listener);
   settled = (): Promise<ReloadRecord | undefined> => this.ledger.settled();
   trace = (subjects?: string[]): Promise<TracedSubject[]> => this.ledger.trace(subjects);
+  /** For the prologue: the namespace imported from `file` before (EnterOptions.at). */
+  namespaceAt = (file: string): unknown => this.host.namespaceAt(file);
 
   /** The prologue: purge what this file registered last time, then journal what it registers now. */
   enter(rawId: string, options: EnterOptions = {}): EvaluationHandle {
@@ -115,7 +119,7 @@ export class Runtime {
   #enter(rawId: string, options: EnterOptions): EvaluationHandle {
     const start = performance.now();
     const id = cleanId(rawId);
-    this.host.attach(id, options.imports ?? {});
+    this.host.attach(id, options.imports ?? {}, options.at);
     let record = this.records.get(id);
     if (!record) this.records.set(id, (record = { id, evaluations: 0, failures: 0 }));
     // A previous evaluation that never reached its epilogue (top-level await that threw).
@@ -126,7 +130,7 @@ export class Runtime {
     const evaluation: Evaluation = {
       record,
       number: ++record.evaluations,
-      journal: new SlotMap(),
+      journal: [],
       before: listBefore(this.host),
       purged,
       undo,
@@ -141,18 +145,18 @@ export class Runtime {
     this.sideEffects.watch();
     evaluation.loading = this.sideEffects.loading;
     this.#evaluating.push(evaluation);
-    // Without top-level await the body runs in this very job: if the epilogue has not run by the
-    // next microtask, the body threw. (The module's own rejection is queued after this check.)
-    // A module with top-level await goes on in later jobs, between other code's: side effects are
-    // only attributed during its synchronous start.
-    queueMicrotask(() => {
-      if (!options.async) {
-        if (record.pending === evaluation) this.#ours(() => this.#fail(evaluation));
-        return;
-      }
-      evaluation.synchronous = false;
-      this.#unwatchOutsideEvaluations();
-    });
+    // Without top-level await the body runs in this very job: if its epilogue has not run right
+    // after it, it threw (one check for all the bodies of a job). A module with top-level await goes
+    // on in later jobs, between other code's: side effects are only attributed during its
+    // synchronous start, which ends with this job.
+    if (options.async) {
+      queueMicrotask(() => {
+        evaluation.synchronous = false;
+        this.#unwatchOutsideEvaluations();
+      });
+    } else if (this.#enteredThisJob.push(evaluation) === 1) {
+      queueMicrotask(this.#afterJob);
+    }
     evaluation.bookkeepingMs += performance.now() - start;
     // The module keeps this handle in its scope for as long as it lives: it must not keep the
     // evaluation (and through it the previous generation) once committed.
@@ -166,6 +170,13 @@ export class Runtime {
     };
     return handle;
   }
+
+  /** Right after the job bodies without top-level await ran in: those whose epilogue did not run threw. (The module's own rejection is queued after this.) */
+  #afterJob = (): void => {
+    for (const evaluation of this.#enteredThisJob.splice(0)) {
+      if (evaluation.record.pending === evaluation) this.#ours(() => this.#fail(evaluation));
+    }
+  };
 
   #ours<T>(work: () => T): T {
     this.#internal++;
@@ -208,7 +219,7 @@ export class Runtime {
     const owned = entry as OwnedEntry;
     owned.adapter = adapter;
     const evaluation = this.#evaluating.at(-1);
-    if (evaluation) return void evaluation.journal.set(owned, owned);
+    if (evaluation) return void evaluation.journal.push(owned);
     if (owned.track && owned.label !== undefined) this.ledger.track(owned.label, owned.trackedValue ?? owned.value, OUTSIDE, 0);
     debug(() => `${adapter}: ${owned.label ?? describeValue(owned.value)} registered outside any tracked module`);
   }
@@ -290,7 +301,7 @@ export class Runtime {
     if (index >= 0) this.#evaluating.splice(index, 1);
     this.#unwatchOutsideEvaluations();
     const purged = evaluation.purged;
-    evaluation.journal = new SlotMap();
+    evaluation.journal = [];
     evaluation.before = NOTHING_LISTED;
     evaluation.purged = [];
     evaluation.undo = [];

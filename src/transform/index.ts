@@ -6,6 +6,10 @@ import { cleanId } from '../runtime/ids.ts';
 export interface TransformContext {
   /** Specifier the injected code uses to load the runtime. */
   runtime: string;
+  /** The runtime of the process running the code may be on globalThis already (see InjectOptions). */
+  runtimeFromGlobal?: boolean;
+  /** Where the module's imports of adapter packages resolve (see InjectOptions). */
+  resolved?: Readonly<Record<string, string>>;
   /** Packages handled by adapters (detection, and namespaces handed to adapters). */
   packages: readonly string[];
   /** Whether user `include` / `exclude` select this file; `undefined` when no `include` was given (zero config). */
@@ -29,6 +33,8 @@ export function transformModule(code: string, rawId: string, context: TransformC
   return injectInto(code, {
     id,
     runtime: context.runtime,
+    runtimeFromGlobal: context.runtimeFromGlobal,
+    resolved: context.resolved,
     // The namespaces handed to adapters: what the module imports (ESM) or requires (CommonJS, e.g.
     // ts-loader's output), so an adapter sees the very instance the bundle uses.
     imports: (format === 'esm' ? imports.staticImports : imports.requires).filter((specifier) => context.packages.includes(specifier)),

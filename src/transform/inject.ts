@@ -5,6 +5,18 @@ export interface InjectOptions {
   id: string;
   /** Specifier of `orm-hmr/runtime` as this bundler should load it. */
   runtime: string;
+  /**
+   * Take the process's runtime from globalThis when it is there, and import it only when not
+   * (ESM only; a Vite module runner awaits every import anyway): in a dev server whose runner runs
+   * in the plugin's own process, one import less for the runner to resolve on every evaluation.
+   */
+  runtimeFromGlobal?: boolean;
+  /**
+   * Where imports resolve (specifier to file), with `runtimeFromGlobal`: the runtime hands back
+   * the namespace it got from that file before, and the module imports it (dynamically) only the
+   * first time, instead of one more static import for the runner to resolve on every evaluation.
+   */
+  resolved?: Readonly<Record<string, string>>;
   /** Adapter packages the module imports statically; their namespaces go to the runtime. */
   imports: readonly string[];
   /** The module awaits at top level. */
@@ -17,6 +29,8 @@ export interface InjectOptions {
 
 const HANDLE = '__orm_hmr__';
 const RUNTIME = '__orm_hmr_runtime__';
+/** Where the runtime keeps itself (runtime/hook.ts): the same key, written out here so the transform never loads the runtime. */
+const GLOBAL = 'globalThis[Symbol.for("orm-hmr.runtime")]';
 
 /**
  * The injected code: one line before the module, one after, and nothing but forwarding calls
@@ -27,12 +41,18 @@ export function injectedCode(options: InjectOptions): { prologue: string; epilog
     options.format === 'esm'
       ? `import * as ${name} from ${JSON.stringify(specifier)};`
       : `const ${name} = require(${JSON.stringify(specifier)});`;
-  const namespaces = options.imports.map((specifier, i) => [`__orm_hmr_import_${i}__`, specifier] as const);
-  const imports = namespaces.map(([name, specifier]) => `${JSON.stringify(specifier)}: ${name}`).join(', ');
+  const fromGlobal = options.runtimeFromGlobal && options.format === 'esm';
+  const at = fromGlobal ? options.imports.filter((specifier) => options.resolved?.[specifier] !== undefined) : [];
+  const namespaces = options.imports.filter((specifier) => !at.includes(specifier)).map((specifier, i) => [`__orm_hmr_import_${i}__`, specifier] as const);
+  const imports = [
+    ...namespaces.map(([name, specifier]) => `${JSON.stringify(specifier)}: ${name}`),
+    ...at.map((specifier) => `${JSON.stringify(specifier)}: ${RUNTIME}.namespaceAt(${JSON.stringify(options.resolved![specifier])}) ?? await import(${JSON.stringify(specifier)})`),
+  ].join(', ');
+  const files = at.length > 0 ? `at: { ${at.map((specifier) => `${JSON.stringify(specifier)}: ${JSON.stringify(options.resolved![specifier])}`).join(', ')} }, ` : '';
   const prologue =
-    load(RUNTIME, options.runtime) +
+    (fromGlobal ? `const ${RUNTIME} = ${GLOBAL} ?? await import(${JSON.stringify(options.runtime)});` : load(RUNTIME, options.runtime)) +
     namespaces.map(([name, specifier]) => load(name, specifier)).join('') +
-    `const ${HANDLE} = ${RUNTIME}.enter(${JSON.stringify(options.id)}, { imports: { ${imports} }, async: ${options.async}, version: ${JSON.stringify(options.version)} });`;
+    `const ${HANDLE} = ${RUNTIME}.enter(${JSON.stringify(options.id)}, { imports: { ${imports} }, ${files}async: ${options.async}, version: ${JSON.stringify(options.version)} });`;
   // The closure is never called: it makes V8 keep the handle in the module's scope, so the
   // runtime can tell, through a WeakRef, whether that scope is still alive.
   const epilogue = `\n;${HANDLE}.commit(() => ${HANDLE});\n`;

@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { parseAst, type Logger as ViteLogger, type Plugin, type ResolvedConfig, type ViteDevServer } from 'vite';
 import pc from 'picocolors';
 import { getRuntime } from '../runtime/hook.ts';
 import { consoleLogger, type Logger } from '../runtime/log.ts';
 import { resolveOptions, type OrmHmrOptions } from '../options.ts';
 import { applySettings } from '../runtime/config.ts';
-import { mentionsPattern } from '../transform/detect.ts';
+import { findImports, mentionsPattern } from '../transform/detect.ts';
 import { createSelector, toPortable } from '../transform/filter.ts';
 import { packageDir, runtimePath } from '../transform/paths.ts';
 import { transformModule } from '../transform/index.ts';
@@ -48,14 +48,27 @@ export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
     transform: {
       // Vite 6.3+ skips the call for modules that cannot match; older versions call the handler, which checks again.
       filter: resolved.include === undefined ? { code: mentionsPattern(runtime.packages()) } : undefined,
-      handler(code, id, opts) {
+      async handler(code, id, opts) {
         const environment = (this as { environment?: { name: string; config: { consumer?: string } } }).environment;
         const consumer = environment?.config.consumer;
         if (consumer ? consumer !== 'server' : !opts?.ssr) return null;
+        const packages = runtime.packages();
+        // Where its ORM imports resolve: the runtime hands their namespaces back by file, so an
+        // evaluation costs the runner no import of ours (the first one per file imports it).
+        const resolved: Record<string, string> = {};
+        for (const specifier of findImports(code, packages).staticImports) {
+          if (!packages.includes(specifier)) continue;
+          const target = await this.resolve(specifier, id).catch(() => null);
+          if (target && !target.external && isAbsolute(target.id)) resolved[specifier] = target.id;
+        }
         return transformModule(code, id, {
           // Environments other than Vite's own 'ssr' may run in a worker thread (Nitro's 'nitro').
           runtime: environment && environment.name !== 'ssr' ? threadRuntimePath : runtimePath,
-          packages: runtime.packages(),
+          // A runner in this process (Vite's own 'ssr') finds the plugin's runtime there; one in a
+          // worker (Nitro's, Vitest's) imports it once, then finds it too.
+          runtimeFromGlobal: true,
+          resolved,
+          packages,
           selected,
           parse: (source) => parseAst(source) as unknown as Node,
         });
@@ -71,6 +84,7 @@ export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
     const logger = viteLogger(devServer.config.logger);
     applySettings(runtime, resolved, devServer.config.root, logger);
     runtime.restartLedger();
+    runtime.host.forgetNamespaces();
     // A deleted file never evaluates again: drop what it registered now.
     devServer.watcher.on('unlink', (file) => runtime.unload(file));
     loggers.set(devServer.config, logger);
