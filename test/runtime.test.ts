@@ -266,7 +266,7 @@ describe('side effects', () => {
     handle.commit();
     timers.push(setInterval(() => {}, 60_000)); // outside any module
     const relative = (name: string) => file(name).slice('/app/'.length);
-    const mine = runtime.sideEffects.count().filter((effect: { file: string }) => effect.file.startsWith(relative('')));
+    const mine = runtime.ledger.sideEffects.count().filter((effect: { file: string }) => effect.file.startsWith(relative('')));
     expect(mine).toEqual([
       { kind: 'setInterval', file: relative('sync.ts'), count: 1 },
       { kind: 'setInterval', file: relative('tla.ts'), count: 1 },
@@ -285,7 +285,7 @@ describe('side effects', () => {
     evaluate(file('inner.ts'), () => clients.push({}));
     evaluate(file('outer.ts'), () => evaluate(file('inner.ts'), () => clients.push({})));
     expect(waits).toHaveLength(1);
-    expect(runtime.sideEffects.count().filter((effect: { file: string }) => effect.file === relative('outer.ts'))).toEqual([]);
+    expect(runtime.ledger.sideEffects.count().filter((effect: { file: string }) => effect.file === relative('outer.ts'))).toEqual([]);
     waits.forEach(clearInterval);
     // Node's own functions are back once no module body runs, when the job that ran them ends.
     await new Promise((resolve) => setImmediate(resolve));
@@ -327,7 +327,7 @@ describe('registration journal', () => {
     const runtime = getRuntime();
     const listings = new Map<string, number>();
     const restores: (() => void)[] = [];
-    for (const adapter of runtime.adapters) {
+    for (const adapter of runtime.host.adapters) {
       const entries = adapter.entries;
       (adapter as { entries: typeof entries }).entries = function (this: unknown) {
         listings.set(adapter.name, (listings.get(adapter.name) ?? 0) + 1);
@@ -354,13 +354,13 @@ describe('registration journal', () => {
           registry.add({});
         });
       }
-      for (const adapter of runtime.adapters.filter((a: { reports?: boolean }) => a.reports)) expect(listings.get(adapter.name) ?? 0, adapter.name).toBe(0);
+      for (const adapter of runtime.host.adapters.filter((a: { reports?: boolean }) => a.reports)) expect(listings.get(adapter.name) ?? 0, adapter.name).toBe(0);
       expect(listings.get('listed')).toBe(6);
       expect(registry.size).toBe(1);
       expect(m.model('Counted').discriminators?.CountedChild).toBe(m.model('CountedChild'));
       // After the batch, one sweep lists each reporting adapter once, off the request's path.
       await settled();
-      for (const adapter of runtime.adapters.filter((a: { reports?: boolean }) => a.reports)) expect(listings.get(adapter.name), adapter.name).toBe(1);
+      for (const adapter of runtime.host.adapters.filter((a: { reports?: boolean }) => a.reports)) expect(listings.get(adapter.name), adapter.name).toBe(1);
     } finally {
       restores.forEach((restore) => restore());
       useAdapter(defineAdapter({ name: 'listed', entries: () => [] }));
@@ -385,7 +385,7 @@ describe('side effects, by who started them', () => {
     const listener = () => {};
     evaluate(file('once.ts'), () => process.once('orm-hmr-test-once' as never, listener));
     const relative = file('once.ts').slice('/app/'.length);
-    expect(getRuntime().sideEffects.count().filter((effect: { file: string }) => effect.file === relative)).toEqual([
+    expect(getRuntime().ledger.sideEffects.count().filter((effect: { file: string }) => effect.file === relative)).toEqual([
       { kind: 'listener', file: relative, count: 1, target: "process 'orm-hmr-test-once'" },
     ]);
     process.removeListener('orm-hmr-test-once', listener);
@@ -410,7 +410,7 @@ describe('side effects, by who started them', () => {
         reaper = require(library).reaper; // first evaluation of the library, inside the model's body
         own = setInterval(() => {}, 60_000);
       });
-      expect(getRuntime().sideEffects.count().filter((effect: { file: string }) => effect.file === relative)).toEqual([{ kind: 'setInterval', file: relative, count: 1 }]);
+      expect(getRuntime().ledger.sideEffects.count().filter((effect: { file: string }) => effect.file === relative)).toEqual([{ kind: 'setInterval', file: relative, count: 1 }]);
       evaluate(id, () => require(library));
       // The model's own interval was stopped before it evaluated again; the library's was not.
       expect((own as unknown as { _destroyed: boolean })._destroyed).toBe(true);
@@ -430,12 +430,12 @@ describe('adapters dropped', () => {
     const proto = Object.getPrototypeOf(m) as { model: unknown };
     evaluate(file('patched.ts'), () => m.model('Patched', schema('a'))); // attaches, hooks model()
     const hooked = proto.model;
-    runtime.chooseAdapters(['typeorm']);
+    runtime.host.choose(['typeorm']);
     try {
       expect(proto.model).not.toBe(hooked);
       expect(String(proto.model)).toContain('_mongoose'); // Mongoose's own function again
     } finally {
-      runtime.chooseAdapters(builtinAdapterNames);
+      runtime.host.choose(builtinAdapterNames);
     }
     const id = file('patched-again.ts');
     evaluate(id, () => m.model('PatchedAgain', schema('a')));

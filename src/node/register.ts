@@ -7,5 +7,5 @@ import { register } from 'node:module';
 import { getRuntime } from '../runtime/hook.ts';
 import type { HooksData } from './loader-hooks.ts';
 
-const data: HooksData = { packages: getRuntime().packages(), root: process.cwd() };
+const data: HooksData = { packages: getRuntime().host.packages(), root: process.cwd() };
 register('./loader-hooks.js', { parentURL: import.meta.url, data });

@@ -78,7 +78,7 @@ export function settingsToEnv(settings: Settings, env: Env = process.env): void 
 export interface Configurable {
   readonly defaults: Readonly<Settings>;
   configure(options: Partial<RuntimeOptions>): void;
-  chooseAdapters(chosen: readonly (BuiltinAdapterName | Adapter)[]): void;
+  readonly host: { choose(chosen: readonly (BuiltinAdapterName | Adapter)[]): void };
 }
 
 /**
@@ -90,7 +90,7 @@ export interface Configurable {
 export function applySettings(runtime: Configurable, resolved: ResolvedOptions, root: string, logger?: Logger): void {
   const { defaults } = runtime;
   const adapters = resolved.adapters ?? defaults.adapters;
-  runtime.chooseAdapters(adapters);
+  runtime.host.choose(adapters);
   const report = resolved.report ? (isAbsolute(resolved.report) ? resolved.report : resolve(root, resolved.report)) : (resolved.report ?? defaults.report);
   const settings: Settings = {
     root,

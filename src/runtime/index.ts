@@ -38,7 +38,7 @@ export function unload(id: string): void {
 
 /** Adds (or replaces, by name) an adapter. */
 export function useAdapter(adapter: Adapter): void {
-  getRuntime().use(adapter);
+  getRuntime().host.use(adapter);
 }
 
 /** Changes runtime settings (the plugins call it with their resolved options). */
@@ -48,15 +48,15 @@ export function configure(options: Partial<RuntimeOptions>): void {
 
 /** Calls `listener` with each reload record after it is measured. Returns the unsubscribe. */
 export function onReport(listener: (record: ReloadRecord) => void): () => void {
-  return getRuntime().onReport(listener);
+  return getRuntime().ledger.onReport(listener);
 }
 
 /** Measures the pending reload batch now instead of after the quiet period; resolves with its record. */
 export function settled(): Promise<ReloadRecord | undefined> {
-  return getRuntime().settled();
+  return getRuntime().ledger.settled();
 }
 
 /** Live generations per model name, counted without forcing a GC. */
 export function aliveGenerations(): Record<string, number> {
-  return getRuntime().generations.count();
+  return getRuntime().ledger.generations.count();
 }

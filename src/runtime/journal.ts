@@ -2,6 +2,8 @@ import type { AdapterHost } from './adapter-host.ts';
 import { SlotMap, sameSlot, snapshot, stillRegistered, type OwnedEntry } from './entries.ts';
 import type { Evaluation } from './module-record.ts';
 import type { Owners } from './owners.ts';
+import { OUTSIDE, type Ledger } from '../ledger/ledger.ts';
+import { debug } from './log.ts';
 
 /** `Evaluation.before` when every adapter reports (the built-ins do): nothing to diff. */
 export const NOTHING_LISTED: Evaluation['before'] = new Map();
@@ -55,4 +57,16 @@ function journaled(journal: readonly OwnedEntry[]): readonly OwnedEntry[] {
 function indexOfSlot(entries: readonly OwnedEntry[], entry: OwnedEntry): number | undefined {
   for (let i = 0; i < entries.length; i++) if (sameSlot(entries[i]!, entry)) return i;
   return undefined;
+}
+
+/**
+ * Once per batch, after it, off any request's path: registrations no hook reported (made before
+ * an adapter attached, or by writing to a registry directly) are noticed here. They belong to no
+ * file; models among them are counted, and DEBUG=orm-hmr names them.
+ */
+export function sweep(host: AdapterHost, owners: Owners, ledger: Ledger): void {
+  const unseen = host.unowned((entry) => owners.holds(entry));
+  const fresh = unseen.filter((entry) => entry.track && entry.label !== undefined && ledger.generations.isNew(entry.trackedValue ?? entry.value));
+  for (const entry of fresh) ledger.track(entry.label!, entry.trackedValue ?? entry.value, OUTSIDE, 0);
+  if (fresh.length > 0) debug(() => `sweep: registered outside tracked modules, or not through a hook: ${fresh.map((e) => `${e.adapter}:${e.label}`).join(', ')}`);
 }

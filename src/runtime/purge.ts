@@ -1,8 +1,8 @@
 import type { SideEffects } from '../ledger/side-effects.ts';
 import { describe } from '../util/errors.ts';
-import { removeEntry } from './entries.ts';
+import { labels, removeEntry, type OwnedEntry } from './entries.ts';
 import { debug } from './log.ts';
-import type { ModuleRecord } from './module-record.ts';
+import type { Generation, ModuleRecord } from './module-record.ts';
 import type { Owners } from './owners.ts';
 
 export interface PurgeContext {
@@ -39,4 +39,18 @@ export function purge(record: ModuleRecord, context: PurgeContext): (() => void)
     context.owners.release(record, entry);
   }
   return undo;
+}
+
+/** An evaluation threw: remove what it registered, then put back what its prologue removed (each newest first). */
+export function rollBack(failed: readonly OwnedEntry[], undo: readonly (() => void)[]): void {
+  for (let i = failed.length - 1; i >= 0; i--) removeEntry(failed[i]!);
+  for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
+}
+
+/** What a file's first failure in a row says: what of it stays registered meanwhile. */
+export function failureLine(file: string, current: Generation | undefined): string {
+  const kept = labels(current?.entries ?? []);
+  return kept.length > 0
+    ? `${file} threw while evaluating (or a module it imports did); kept the previous ${kept.join(', ')} (generation ${current!.number}) until it evaluates again`
+    : `${file} threw while evaluating (or a module it imports did); nothing of it is registered until it evaluates again`;
 }

@@ -1,18 +1,14 @@
-import type { BuiltinAdapterName } from '../adapters/builtin.ts';
-import type { Adapter, Entry } from '../adapters/types.ts';
+import type { Entry } from '../adapters/types.ts';
 import { Ledger, OUTSIDE } from '../ledger/ledger.ts';
-import type { ReloadRecord } from '../ledger/report.ts';
-import type { SideEffects } from '../ledger/side-effects.ts';
-import type { TracedSubject } from '../ledger/trace.ts';
 import { AdapterHost } from './adapter-host.ts';
 import { settingsFromEnv, type RuntimeOptions, type Settings } from './config.ts';
-import { describeValue, labels, removeEntry, type OwnedEntry } from './entries.ts';
+import { describeValue, labels, type OwnedEntry } from './entries.ts';
 import { FileNames, cleanId } from './ids.ts';
-import { NOTHING_LISTED, listBefore, registeredBy } from './journal.ts';
+import { NOTHING_LISTED, listBefore, registeredBy, sweep } from './journal.ts';
 import { consoleLogger, debug, type Logger } from './log.ts';
 import type { EnterOptions, Evaluation, EvaluationHandle, ModuleRecord } from './module-record.ts';
 import { Owners } from './owners.ts';
-import { purge } from './purge.ts';
+import { failureLine, purge, rollBack } from './purge.ts';
 
 export type { RuntimeOptions } from './config.ts';
 export type { EnterOptions, EvaluationHandle } from './module-record.ts';
@@ -74,18 +70,8 @@ export class Runtime {
         // Past the synchronous start of a module with top-level await, other code runs meanwhile.
         return evaluation?.synchronous ? { file: this.#file(evaluation.record.id), generation: evaluation.number, loading: evaluation.loading } : undefined;
       },
-      () => this.#sweep(),
+      () => sweep(this.host, this.owners, this.ledger),
     );
-  }
-
-  get adapters(): readonly Adapter[] {
-    return this.host.adapters;
-  }
-  get generations() {
-    return this.ledger.generations;
-  }
-  get sideEffects(): SideEffects {
-    return this.ledger.sideEffects;
   }
 
   configure(options: Partial<RuntimeOptions>): void {
@@ -95,20 +81,10 @@ export class Runtime {
     if (options.leakAfter !== undefined) this.ledger.configure(options.leakAfter);
   }
 
-  // What the integrations ask of the adapter host and the ledger (see each for the details).
-  /** A new dev server in this process: reload numbering and heap deltas start afresh. */
-  restartLedger = (): void => this.ledger.restart();
-  /** Exactly these adapters (the `adapters` option): built-in names or adapter objects. */
-  chooseAdapters = (chosen: readonly (BuiltinAdapterName | Adapter)[]): void => this.host.choose(chosen);
-  /** Adds an adapter; one with the same name replaces the old one. */
-  use = (adapter: Adapter): void => this.host.use(adapter);
-  /** Packages the adapters handle: what marks a module as one to wrap. */
-  packages = (): string[] => this.host.packages();
-  onReport = (listener: (record: ReloadRecord) => void): (() => void) => this.ledger.onReport(listener);
-  settled = (): Promise<ReloadRecord | undefined> => this.ledger.settled();
-  trace = (subjects?: string[]): Promise<TracedSubject[]> => this.ledger.trace(subjects);
-  /** For the prologue: the namespace imported from `file` before (EnterOptions.at). */
-  namespaceAt = (file: string): unknown => this.host.namespaceAt(file);
+  /** For the prologue (with `enter`, all the injected code calls): the namespace a module imported from `file` before. */
+  namespaceAt(file: string): unknown {
+    return this.host.namespaceAt(file);
+  }
 
   /** The prologue: purge what this file registered last time, then journal what it registers now. */
   enter(rawId: string, options: EnterOptions = {}): EvaluationHandle {
@@ -142,8 +118,8 @@ export class Runtime {
       synchronous: true,
     };
     record.pending = evaluation;
-    this.sideEffects.watch();
-    evaluation.loading = this.sideEffects.loading;
+    this.ledger.sideEffects.watch();
+    evaluation.loading = this.ledger.sideEffects.loading;
     this.#evaluating.push(evaluation);
     // Without top-level await the body runs in this very job: if its epilogue has not run right
     // after it, it threw (one check for all the bodies of a job). A module with top-level await goes
@@ -263,10 +239,9 @@ export class Runtime {
     if (record.pending !== evaluation) return;
     const start = performance.now();
     const failed = registeredBy(evaluation, this.host, this.owners);
-    for (let i = failed.length - 1; i >= 0; i--) removeEntry(failed[i]!);
     const undo = evaluation.undo;
     this.#finish(evaluation);
-    for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
+    rollBack(failed, undo);
     // A client the failed body opened is gone for good; the previous one is back and stays open.
     this.host.release(failed, record.current?.entries ?? []);
     this.owners.restore(record, record.current?.entries ?? []);
@@ -277,22 +252,13 @@ export class Runtime {
     record.failedVersion = evaluation.version;
     if (rerun) return;
     const file = this.#file(record.id);
-    if (record.failures === 1) {
-      const kept = labels(record.current?.entries ?? []);
-      this.#log(
-        'warn',
-        kept.length > 0
-          ? `${file} threw while evaluating (or a module it imports did); kept the previous ${kept.join(', ')} (generation ${record.current!.number}) until it evaluates again`
-          : `${file} threw while evaluating (or a module it imports did); nothing of it is registered until it evaluates again`,
-      );
-    }
+    if (record.failures === 1) this.#log('warn', failureLine(file, record.current));
     evaluation.bookkeepingMs += performance.now() - start;
     this.ledger.failed(file, evaluation.bookkeepingMs);
   }
 
   #purge(record: ModuleRecord): (() => void)[] {
-    const { owners, sideEffects } = this;
-    return purge(record, { owners, sideEffects, undoSideEffects: this.options.undoSideEffects, file: this.#file(record.id), error: (message) => this.#log('error', message) });
+    return purge(record, { owners: this.owners, sideEffects: this.ledger.sideEffects, undoSideEffects: this.options.undoSideEffects, file: this.#file(record.id), error: (message) => this.#log('error', message) });
   }
 
   /** Takes the evaluation off the stack and lets go of the previous generation it held. Returns what was purged. */
@@ -310,19 +276,7 @@ export class Runtime {
 
   /** Puts Node's functions back once no module body runs synchronously (pending top-level awaits do not count). */
   #unwatchOutsideEvaluations(): void {
-    if (this.#evaluating.every((evaluation) => evaluation.async)) this.sideEffects.unwatchSoon(() => this.#evaluating.every((evaluation) => evaluation.async));
-  }
-
-  /**
-   * Once per batch, after it, off any request's path: registrations no hook reported (made before
-   * an adapter attached, or by writing to a registry directly) are noticed here. They belong to no
-   * file; models among them are counted, and DEBUG=orm-hmr names them.
-   */
-  #sweep(): void {
-    const unseen = this.host.unowned((entry) => this.owners.holds(entry));
-    const fresh = unseen.filter((entry) => entry.track && entry.label !== undefined && this.ledger.generations.isNew(entry.trackedValue ?? entry.value));
-    for (const entry of fresh) this.ledger.track(entry.label!, entry.trackedValue ?? entry.value, OUTSIDE, 0);
-    if (fresh.length > 0) debug(() => `sweep: registered outside tracked modules, or not through a hook: ${fresh.map((e) => `${e.adapter}:${e.label}`).join(', ')}`);
+    if (this.#evaluating.every((evaluation) => evaluation.async)) this.ledger.sideEffects.unwatchSoon(() => this.#evaluating.every((evaluation) => evaluation.async));
   }
 
   #file(id: string): string {

@@ -27,7 +27,7 @@ export type { OrmHmrOptions } from '../options.ts';
 export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
   const resolved = resolveOptions(options);
   const runtime = getRuntime();
-  runtime.chooseAdapters(resolved.adapters ?? runtime.defaults.adapters);
+  runtime.host.choose(resolved.adapters ?? runtime.defaults.adapters);
   let selected: (file: string) => boolean | undefined = () => undefined;
   // Loggers of the dev servers this plugin object serves, by their resolved config. On a restart
   // with an inline config Vite reuses this very plugin object: the old server closes after the
@@ -47,12 +47,12 @@ export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
     },
     transform: {
       // Vite 6.3+ skips the call for modules that cannot match; older versions call the handler, which checks again.
-      filter: resolved.include === undefined ? { code: mentionsPattern(runtime.packages()) } : undefined,
+      filter: resolved.include === undefined ? { code: mentionsPattern(runtime.host.packages()) } : undefined,
       async handler(code, id, opts) {
         const environment = (this as { environment?: { name: string; config: { consumer?: string } } }).environment;
         const consumer = environment?.config.consumer;
         if (consumer ? consumer !== 'server' : !opts?.ssr) return null;
-        const packages = runtime.packages();
+        const packages = runtime.host.packages();
         // Where its ORM imports resolve: the runtime hands their namespaces back by file, so an
         // evaluation costs the runner no import of ours (the first one per file imports it).
         const resolved: Record<string, string> = {};
@@ -80,20 +80,20 @@ export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
   async function configureServer(devServer: ViteDevServer): Promise<void> {
     // On a restart Vite configures the new server before closing the old one: report the old
     // server's last batch with its own settings first.
-    await runtime.settled();
+    await runtime.ledger.settled();
     const logger = viteLogger(devServer.config.logger);
     applySettings(runtime, resolved, devServer.config.root, logger);
-    runtime.restartLedger();
+    runtime.ledger.restart();
     runtime.host.forgetNamespaces();
     // A deleted file never evaluates again: drop what it registered now.
     devServer.watcher.on('unlink', (file) => runtime.unload(file));
     loggers.set(devServer.config, logger);
-    // After restartLedger: the page's history starts with this server, as its reload numbers do.
+    // After the ledger restarted: the page's history starts with this server, as its reload numbers do.
     const page = createPage(withWorkerReports(runtime, devServer.config.root));
     pages.set(devServer.config, page);
     devServer.middlewares.use(guarded(devServer.config, page.handle));
     announcePage(devServer);
-    addTraceShortcut(devServer, () => void runtime.trace());
+    addTraceShortcut(devServer, () => void runtime.ledger.trace());
   }
 
   const server: Plugin = {
@@ -121,7 +121,7 @@ export function ormHmr(options: OrmHmrOptions = {}): Plugin[] {
       const logger = config && loggers.get(config);
       if (!logger) return;
       loggers.delete(config);
-      await runtime.settled();
+      await runtime.ledger.settled();
       if (runtime.options.logger === logger) runtime.configure({ logger: consoleLogger() });
     },
   };
@@ -145,7 +145,7 @@ function withWorkerReports(runtime: ReturnType<typeof getRuntime>, root: string)
   const workers = workerReports(root);
   return {
     onReport(listener) {
-      const stops = [runtime.onReport(listener), workers.onReport(listener)];
+      const stops = [runtime.ledger.onReport(listener), workers.onReport(listener)];
       return () => stops.forEach((stop) => stop());
     },
   };

@@ -23,7 +23,7 @@ export function forwardReports(): void {
   const runtime = getRuntime();
   const channel = new threads.BroadcastChannel(channelName(runtime.options.root));
   (channel as { unref?: () => void }).unref?.();
-  runtime.onReport((record) => channel.postMessage(record));
+  runtime.ledger.onReport((record) => channel.postMessage(record));
 }
 
 /** In the main thread: the records of worker threads serving `root`, for the ledger page. */

@@ -61,7 +61,7 @@ export class OrmHmrPlugin {
     const logger: Logger =
       this.options.logger === 'console' ? consoleLogger() : infrastructureLogger(compiler.getInfrastructureLogger('orm-hmr'));
     applySettings(getRuntime(), resolved, root, logger);
-    getRuntime().restartLedger();
+    getRuntime().ledger.restart();
     compiler.options.module.rules.push(loaderRule(loaderOptions(resolved, root), this.options.exclude === undefined));
     writeManifestLast(compiler);
     externalRuntime(compiler);
@@ -73,7 +73,7 @@ export function loaderOptions(resolved: ResolvedOptions, root: string): LoaderOp
   return JSON.parse(
     JSON.stringify({
       runtime: runtimePath,
-      packages: getRuntime().packages(),
+      packages: getRuntime().host.packages(),
       root,
       packageDir,
       include: toPortable(resolved.include),
