@@ -7,29 +7,24 @@ const FIELDS = [
   'sideEffects', 'verdict', 'warnings', 'stopped', 'retainerPath',
 ] as const satisfies readonly (keyof ReloadRecord)[];
 
-/** `mongodb://user:secret@host` → `mongodb://***@host`, in case a name or retainer step quotes a URI. */
-const CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@]+@/gi;
+/**
+ * `mongodb://user:secret@host` → `mongodb://***@host`, in case a name or retainer step quotes a URI.
+ * Run on the record's JSON text: a `"` ends the match, so it never spans two strings.
+ */
+const CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@"]+@/gi;
 
 /**
- * The record as the page serves it: only the report's own fields (a later field is shown once
- * it is listed here), with credentials inside any string masked. The dev server may listen on
- * the network (`--host`), so nothing from the environment goes out.
+ * The record as the page serves it, as JSON: only the report's own fields (a later field is shown
+ * once it is listed here), with credentials inside any string masked. The dev server may listen on
+ * the network (`--host`), so nothing from the environment goes out. One pass over the text, not a
+ * copy of the record (its counts have an entry per model: a thousand in a big app).
  */
-export function pageRecord(record: ReloadRecord): Partial<ReloadRecord> {
+export function pageRecordJson(record: ReloadRecord): string {
   const out: Record<string, unknown> = {};
   for (const field of FIELDS) {
-    if (record[field] !== undefined) out[field] = mask(record[field]);
+    if (record[field] !== undefined) out[field] = record[field];
   }
-  return out as Partial<ReloadRecord>;
-}
-
-function mask(value: unknown): unknown {
-  if (typeof value === 'string') return value.replace(CREDENTIALS, '$1***@');
-  if (Array.isArray(value)) return value.map(mask);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [mask(key) as string, mask(inner)]));
-  }
-  return value;
+  return JSON.stringify(out).replace(CREDENTIALS, '$1***@');
 }
 
 /**
@@ -41,10 +36,10 @@ export class PageHistory {
   readonly #records: string[] = [];
   constructor(readonly limit = 500) {}
 
-  /** Adds the record and returns what the page gets. */
-  add(record: ReloadRecord): Partial<ReloadRecord> {
-    const shown = pageRecord(record);
-    this.#records.push(JSON.stringify(shown));
+  /** Adds the record and returns what the page gets, as JSON. */
+  add(record: ReloadRecord): string {
+    const shown = pageRecordJson(record);
+    this.#records.push(shown);
     if (this.#records.length > this.limit) this.#records.splice(0, this.#records.length - this.limit);
     return shown;
   }

@@ -62,8 +62,7 @@ export function createPage(runtime: ReportSource, { limit = 500, keepAliveMs = 1
   };
 
   const unsubscribe = runtime.onReport((record) => {
-    const shown = history.add(record);
-    broadcast(`event: record\ndata: ${JSON.stringify(shown)}\n\n`);
+    broadcast(`event: record\ndata: ${history.add(record)}\n\n`);
   });
 
   function stream(req: IncomingMessage, res: ServerResponse) {
