@@ -82,6 +82,8 @@ async function nextHeap(bundler, variant) {
   const config = {
     with: `import { withOrmHmr } from 'orm-hmr/next';\nexport default withOrmHmr({});\n`,
     without: 'export default {};\n',
+    // Diagnosis: everything of ours but no module wrapped (the runtime never engaged).
+    'no-wrap': `import { withOrmHmr } from 'orm-hmr/next';\nexport default withOrmHmr({}, { include: /^$/ });\n`,
     // Diagnosis: a webpack function of the user's own and no orm-hmr (Next then makes the config a build dependency).
     'plain-webpack': 'export default { webpack: (config) => config };\n',
     // Diagnosis: the config-time part alone (no loader, no webpack plugin).
