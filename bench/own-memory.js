@@ -6,6 +6,9 @@
 //   node bench/own-memory.js next <webpack|turbopack> <with|without>
 //     heap after GC of a `next dev` server (the process that serves the routes) once a model route
 //     and a page have loaded, with `withOrmHmr` in next.config.mjs or without: the constant cost.
+//     The result flips between states with the timing of webpack's first cache store: run each
+//     variant several times, alternating, and compare medians. BENCH_DEBUG=1 prints each reading
+//     with its time (with NEXT_WEBPACK_LOGGING=infrastructure, next to webpack's cache log).
 //   node bench/own-memory.js
 //     all of the above, in fresh processes.
 import { execFileSync, spawn } from 'node:child_process';
@@ -79,6 +82,10 @@ async function nextHeap(bundler, variant) {
   const config = {
     with: `import { withOrmHmr } from 'orm-hmr/next';\nexport default withOrmHmr({});\n`,
     without: 'export default {};\n',
+    // Diagnosis: everything of ours but no module wrapped (the runtime never engaged).
+    'no-wrap': `import { withOrmHmr } from 'orm-hmr/next';\nexport default withOrmHmr({}, { include: /^$/ });\n`,
+    // Diagnosis: a webpack function of the user's own and no orm-hmr (Next then makes the config a build dependency).
+    'plain-webpack': 'export default { webpack: (config) => config };\n',
     // Diagnosis: the config-time part alone (no loader, no webpack plugin).
     'config-only': `import { withOrmHmr } from 'orm-hmr/next';\nconst { webpack, turbopack, ...config } = withOrmHmr({});\nexport default config;\n`,
   }[variant];
@@ -118,6 +125,7 @@ async function nextHeap(bundler, variant) {
     const heaps = [];
     for (let i = 0; i < 5; i++) {
       heaps.push((await get('/api/heap')).heapUsed);
+      if (process.env.BENCH_DEBUG) console.error(new Date().toISOString(), 'heap', heaps.at(-1));
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
     return { bundler, variant, heapUsed: Math.min(...heaps) };
