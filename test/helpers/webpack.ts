@@ -115,7 +115,7 @@ export async function startWebpackApp(
     if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(body)}`);
     return body as T;
   };
-  await until(() => get('/fields'), 20_000, 'the app to listen').catch((error: Error) => {
+  await until(() => get('/fields'), 60_000, 'the app to listen').catch((error: Error) => {
     child.kill();
     throw new Error(`${error.message}\n--- app and webpack output ---\n${output.join('').slice(-3000)}`);
   });
