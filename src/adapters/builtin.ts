@@ -48,6 +48,11 @@ const builtinFiles = {
 
 export type BuiltinAdapterName = keyof typeof builtinFiles;
 
+/** The packages a built-in adapter handles: its file takes its list from here (mikro-orm's is long). */
+export function builtinPackages(name: BuiltinAdapterName): readonly string[] {
+  return builtinFiles[name].packages;
+}
+
 /** Names of the built-in adapters, in the order they list entries. */
 export const builtinAdapterNames = Object.keys(builtinFiles) as BuiltinAdapterName[];
 

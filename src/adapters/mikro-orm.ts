@@ -1,4 +1,5 @@
 import { describe } from '../util/errors.ts';
+import { builtinPackages } from './builtin.ts';
 import { patchMethod } from '../util/patch.ts';
 import { heldByGlobal, type Aliases } from './global-cache.ts';
 import { tarnBusy, type TarnPool } from './knex.ts';
@@ -42,20 +43,7 @@ interface Core {
 }
 
 /** The packages whose import marks a module as using MikroORM: core, its drivers (which re-export core) and 7's decorators. */
-const PACKAGES = [
-  '@mikro-orm/core',
-  '@mikro-orm/decorators',
-  '@mikro-orm/postgresql',
-  '@mikro-orm/mysql',
-  '@mikro-orm/mariadb',
-  '@mikro-orm/sqlite',
-  '@mikro-orm/better-sqlite',
-  '@mikro-orm/libsql',
-  '@mikro-orm/mssql',
-  '@mikro-orm/mongodb',
-  '@mikro-orm/knex',
-  '@mikro-orm/sql',
-];
+const PACKAGES = builtinPackages('mikro-orm');
 
 /**
  * MikroORM 6 (and 7):
