@@ -64,7 +64,7 @@ export const M${i} = mongoose.model('${prefix}${models}_${i}', new mongoose.Sche
   }
   await server.close();
   rmSync(root, { recursive: true, force: true });
-  return { reloadMs: median(reloads), bookkeepingPerFileMs: bookkeeping.length ? median(bookkeeping) : undefined };
+  return { reloadMs: median(reloads), reloadsMs: reloads.map((ms) => Math.round(ms)), bookkeepingPerFileMs: bookkeeping.length ? median(bookkeeping) : undefined };
 }
 
 const result = await run(strategy === 'orm-hmr');

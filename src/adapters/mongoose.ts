@@ -1,6 +1,6 @@
 import { connectionTracker, type ConnectionLike as OpenableConnection } from './mongoose-connections.ts';
 import { QueuedInit, compactQueues, isQueueElement, isSkipped } from './mongoose-queue.ts';
-import { debug } from '../runtime/log.ts';
+import { debug } from '../util/log.ts';
 import { patchMethod } from '../util/patch.ts';
 import type { Adapter, AdapterContext, Entry } from './types.ts';
 
@@ -218,7 +218,10 @@ function isModel(value: unknown): value is ModelLike {
 function reportSlot(report: Report, container: Record<string, unknown>, key: string, before: unknown, value: unknown, track: boolean, labelled = true): void {
   if (value === undefined || container[key] !== value || before === value) return;
   if (track) noteCollectionUser(value as ModelLike);
-  report({ container, key, value, ...(labelled && { label: key }), ...(track && { track: true }) });
+  const entry: Entry = { container, key, value };
+  if (labelled) entry.label = key;
+  if (track) entry.track = true;
+  report(entry);
 }
 
 /**

@@ -7,6 +7,19 @@ interface Tracked {
   server: number;
 }
 
+/** A value tracked during an evaluation, held strongly until the next read: it is the live generation anyway. */
+type Pending = [label: string, value: object, file: string, generation: number, server: number];
+
+/** What one pass over the tracked values finds. */
+export interface Census {
+  /** Live generations per label. */
+  all: Record<string, number>;
+  /** Live generations per label, of dev server `server` on (labels with none left out). */
+  since: Record<string, number>;
+  /** The file of each label's newest live generation. */
+  newestFile: Record<string, string>;
+}
+
 /**
  * How many generations of each model are still alive. Every value a file registers (a model
  * class) is held here only through a WeakRef: after a full GC, a count above 1 means something
@@ -17,24 +30,46 @@ export class GenerationCounter {
   #byLabel = new Map<string, Tracked[]>();
   /** Values already tracked: `mongoose.models.User` and `connection.models.User` are one model. */
   #seen = new WeakSet<object>();
+  /**
+   * Tracked since the last read. An evaluation only appends here: the WeakRefs are made off the
+   * request path, when the batch is measured (a batch of 1000 model files makes 2000 of them).
+   */
+  #pending: Pending[] = [];
 
   track(label: string, value: unknown, file: string, generation: number, server: number): void {
     if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return;
-    if (this.#seen.has(value)) return;
-    this.#seen.add(value);
-    let list = this.#byLabel.get(label);
-    if (!list) this.#byLabel.set(label, (list = []));
-    list.push({ ref: new WeakRef(value), generation, file, server });
+    this.#pending.push([label, value, file, generation, server]);
+  }
+
+  /** Holds what was tracked since the last read weakly from now on (every read does this first). */
+  holdWeakly(): void {
+    if (this.#pending.length === 0) return;
+    const pending = this.#pending;
+    this.#pending = [];
+    for (const [label, value, file, generation, server] of pending) {
+      if (this.#seen.has(value)) continue;
+      this.#seen.add(value);
+      let list = this.#byLabel.get(label);
+      if (!list) this.#byLabel.set(label, (list = []));
+      list.push({ ref: new WeakRef(value), generation, file, server });
+    }
   }
 
   /** Whether `value` was never tracked. */
   isNew(value: unknown): boolean {
+    this.holdWeakly();
     return (typeof value === 'object' || typeof value === 'function') && value !== null && !this.#seen.has(value);
   }
 
   /** Live generations per label, dropping labels with none left; only those of dev server `server` on, if given. */
   count(server = 0): Record<string, number> {
-    const alive: Record<string, number> = {};
+    return this.census(server).since;
+  }
+
+  /** One pass over every label: what a measured batch needs, without listing the app's models once per question. */
+  census(server = 0): Census {
+    this.holdWeakly();
+    const census: Census = { all: {}, since: {}, newestFile: {} };
     // In place, without a new array per label: a batch counts every model of the app, several times.
     for (const [label, list] of this.#byLabel) {
       let live = 0;
@@ -45,20 +80,27 @@ export class GenerationCounter {
         if (tracked.server >= server) counted++;
       }
       list.length = live;
-      if (live === 0) this.#byLabel.delete(label);
-      else if (counted > 0) alive[label] = counted;
+      if (live === 0) {
+        this.#byLabel.delete(label);
+        continue;
+      }
+      census.all[label] = live;
+      census.newestFile[label] = list[live - 1]!.file;
+      if (counted > 0) census.since[label] = counted;
     }
-    return alive;
+    return census;
   }
 
   /** The oldest live generation of a label that is not the newest: what to trace when old ones pile up. */
   oldest(label: string): { ref: WeakRef<object>; file: string; generation: number } | undefined {
+    this.holdWeakly();
     const live = (this.#byLabel.get(label) ?? []).filter((tracked) => tracked.ref.deref() !== undefined);
     return live.length > 1 ? live[0] : undefined;
   }
 
   /** Stops counting what `file` registered (it was deleted: whatever still holds its last generation is not a reload leak). */
   forget(file: string): void {
+    this.holdWeakly();
     for (const [label, list] of this.#byLabel) {
       const kept = list.filter((tracked) => tracked.file !== file);
       if (kept.length === 0) this.#byLabel.delete(label);
@@ -73,6 +115,7 @@ export class GenerationCounter {
 
   /** Files, generation numbers and dev servers of the live values of a label, oldest first. */
   describe(label: string): { file: string; generation: number; server: number }[] {
+    this.holdWeakly();
     return (this.#byLabel.get(label) ?? [])
       .filter((tracked) => tracked.ref.deref() !== undefined)
       .map(({ file, generation, server }) => ({ file, generation, server }));

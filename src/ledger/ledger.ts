@@ -1,6 +1,6 @@
 import { isAbsolute, join } from 'node:path';
 import type { RuntimeOptions } from '../runtime/config.ts';
-import { debug } from '../runtime/log.ts';
+import { debug } from '../util/log.ts';
 import { describe } from '../util/errors.ts';
 import { Activity } from './activity.ts';
 import { ReloadBatch } from './batch.ts';
@@ -170,6 +170,8 @@ export class Ledger {
     // A timer that fired while the previous flush waited: that flush took this batch's evaluations.
     if (this.#batch.files.size === 0) return previous;
     const batch = this.#takeBatch();
+    this.generations.holdWeakly();
+    this.scopes.holdWeakly();
     if (!batch.isReload) return undefined;
     const options = this.#options();
     this.#beforeMeasure();
@@ -206,7 +208,9 @@ export class Ledger {
     // are this record's too (a double evaluation split across two records would break the
     // verdict's run of rises). Without counts, they stay for the next record, which will have them.
     if (measured.collected) batch.absorb(this.#takeBatch());
-    alive = count();
+    const models = this.generations.census(this.#servers);
+    const files = this.scopes.census(this.#servers);
+    alive = { models: models.all, files: files.all };
     const sideEffects = this.sideEffects.count();
     const memory = process.memoryUsage();
     const reload = ++this.#reloads;
@@ -246,9 +250,9 @@ export class Ledger {
         thorough,
         files: record.files,
         edited: [...batch.edited],
-        alive: this.generations.count(this.#servers),
-        modelFiles: Object.fromEntries(Object.keys(alive.models).map((name) => [name, this.generations.describe(name).at(-1)?.file ?? name])),
-        generations: this.scopes.count(this.#servers),
+        alive: models.since,
+        modelFiles: models.newestFile,
+        generations: files.since,
         sideEffects: sideEffects.map((effect) => ({ effect, generations: this.sideEffects.generationsOf(effect) })),
       });
       record.warnings = judged.warnings;

@@ -75,17 +75,21 @@ export class AdapterHost {
 
   /** Tells each adapter what it registered in an evaluation that succeeded. */
   committed(fresh: OwnedEntry[]): void {
-    // Most evaluations register with one adapter: group once, not one filter per adapter.
-    const byAdapter = new Map<string, OwnedEntry[]>();
-    for (const entry of fresh) {
-      const list = byAdapter.get(entry.adapter);
-      if (list) list.push(entry);
-      else byAdapter.set(entry.adapter, [entry]);
+    // Most evaluations register with one adapter: grouped only when they do not.
+    const only = fresh.every((entry) => entry.adapter === fresh[0]!.adapter) ? fresh[0]?.adapter : undefined;
+    let byAdapter: Map<string, OwnedEntry[]> | undefined;
+    if (only === undefined && fresh.length > 0) {
+      byAdapter = new Map();
+      for (const entry of fresh) {
+        const list = byAdapter.get(entry.adapter);
+        if (list) list.push(entry);
+        else byAdapter.set(entry.adapter, [entry]);
+      }
     }
     for (const adapter of this.adapters) {
       if (!adapter.committed) continue;
       try {
-        adapter.committed(byAdapter.get(adapter.name) ?? []);
+        adapter.committed((adapter.name === only ? fresh : byAdapter?.get(adapter.name)) ?? NONE);
       } catch (error) {
         this.#callbacks.warnOnce(`committed|${adapter.name}`, `adapter ${adapter.name} failed after an evaluation: ${describe(error)}`);
       }
@@ -98,10 +102,11 @@ export class AdapterHost {
    * generation did not fill: they belong to it now.
    */
   release(purged: OwnedEntry[], fresh: OwnedEntry[]): OwnedEntry[] {
-    const kept = new Set(fresh.map((entry) => entry.value));
+    // Made only when something has a release (most entries, Mongoose's models, have none).
+    let kept: Set<unknown> | undefined;
     const reused: OwnedEntry[] = [];
     for (const entry of purged) {
-      if (!entry.release || kept.has(entry.value)) continue;
+      if (!entry.release || (kept ??= new Set(fresh.map((other) => other.value))).has(entry.value)) continue;
       try {
         const action = entry.release();
         if (action) this.#callbacks.released(entry.adapter, entry.label ?? describeValue(entry.value), action);
@@ -118,7 +123,6 @@ export class AdapterHost {
     return this.adapters.filter((adapter) => adapter.reports).flatMap((adapter) => this.list(adapter).filter((entry) => !owned(entry)));
   }
 
-  /** Hands adapters the packages module `id` imports; falls back to requiring them from its folder. Runs for every evaluation: no allocation unless something is new. */
   /** The namespace a module imported from `file` (a resolved path), if one did in this dev server. */
   namespaceAt(file: string): unknown {
     return this.#byFile.get(file);
@@ -129,6 +133,7 @@ export class AdapterHost {
     this.#byFile.clear();
   }
 
+  /** Hands adapters the packages module `id` imports; falls back to requiring them from its folder. Runs for every evaluation: no allocation unless something is new. */
   attach(id: string, imports: Record<string, unknown>, at?: Record<string, string>): void {
     if (at) for (const specifier in at) this.#byFile.set(at[specifier]!, imports[specifier]);
     let require: NodeJS.Require | undefined;
@@ -214,6 +219,9 @@ function handles(adapter: Adapter, specifier: string): boolean {
 function isObject(value: unknown): value is object {
   return (typeof value === 'object' || typeof value === 'function') && value !== null;
 }
+
+/** What an adapter that registered nothing in an evaluation is handed (never written to). */
+const NONE: OwnedEntry[] = Object.freeze([]) as unknown as OwnedEntry[];
 
 function dedupe(adapters: Adapter[]): Adapter[] {
   return adapters.filter((adapter, i) => adapters.indexOf(adapter) === i);

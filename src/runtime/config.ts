@@ -2,7 +2,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { builtinAdapterNames, isBuiltinAdapterName, type BuiltinAdapterName } from '../adapters/builtin.ts';
 import type { Adapter } from '../adapters/types.ts';
 import type { ResolvedOptions } from '../options.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from '../util/log.ts';
 
 /** Runtime settings; the plugins fill them in from their options, `configure()` changes them. */
 export interface RuntimeOptions {

@@ -3,7 +3,7 @@ import { SlotMap, sameSlot, snapshot, stillRegistered, type OwnedEntry } from '.
 import type { Evaluation } from './module-record.ts';
 import type { Owners } from './owners.ts';
 import { OUTSIDE, type Ledger } from '../ledger/ledger.ts';
-import { debug } from './log.ts';
+import { debug } from '../util/log.ts';
 
 /** `Evaluation.before` when every adapter reports (the built-ins do): nothing to diff. */
 export const NOTHING_LISTED: Evaluation['before'] = new Map();

@@ -1,16 +1,14 @@
-import type { SideEffects } from '../ledger/side-effects.ts';
 import { describe } from '../util/errors.ts';
 import { labels, removeEntry, type OwnedEntry } from './entries.ts';
-import { debug } from './log.ts';
+import { debug } from '../util/log.ts';
 import type { Generation, ModuleRecord } from './module-record.ts';
 import type { Owners } from './owners.ts';
 
+/** What purging needs of the runtime; one object for every purge. */
 export interface PurgeContext {
   owners: Owners;
-  sideEffects: SideEffects;
-  /** The `undoSideEffects` option. */
-  undoSideEffects: boolean;
-  file: string;
+  /** Stops the side effects of `file`'s previous generations if the `undoSideEffects` option says so; returns how many. */
+  undoSideEffects(file: string): number;
   error(message: string): void;
 }
 
@@ -19,18 +17,16 @@ export interface PurgeContext {
  * collection it created), after its `onUnload` callbacks (Zeitwerk's on_unload), and returns the
  * undo of each removal, in removal order: run backwards if the new evaluation throws.
  */
-export function purge(record: ModuleRecord, context: PurgeContext): (() => void)[] {
+export function purge(record: ModuleRecord, file: string, context: PurgeContext): (() => void)[] {
   for (const callback of record.current?.unload ?? []) {
     try {
       callback();
     } catch (error) {
-      context.error(`onUnload callback of ${context.file} threw: ${describe(error)}`);
+      context.error(`onUnload callback of ${file} threw: ${describe(error)}`);
     }
   }
-  if (context.undoSideEffects) {
-    const undone = context.sideEffects.undo(context.file, Infinity);
-    if (undone > 0) debug(() => `${context.file}: stopped ${undone} side effects of its previous generations`);
-  }
+  const undone = context.undoSideEffects(file);
+  if (undone > 0) debug(() => `${file}: stopped ${undone} side effects of its previous generations`);
   const entries = record.current?.entries ?? [];
   const undo: (() => void)[] = [];
   for (let i = entries.length - 1; i >= 0; i--) {

@@ -3,7 +3,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { parseAst, type Logger as ViteLogger, type Plugin, type ResolvedConfig, type ViteDevServer } from 'vite';
 import pc from 'picocolors';
 import { getRuntime } from '../runtime/hook.ts';
-import { consoleLogger, type Logger } from '../runtime/log.ts';
+import { consoleLogger, type Logger } from '../util/log.ts';
 import { resolveOptions, type OrmHmrOptions } from '../options.ts';
 import { applySettings } from '../runtime/config.ts';
 import { findImports, mentionsPattern } from '../transform/detect.ts';

@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Compiler, RuleSetRule } from 'webpack';
 import { getRuntime } from '../runtime/hook.ts';
-import { consoleLogger, type Logger } from '../runtime/log.ts';
+import { consoleLogger, type Logger } from '../util/log.ts';
 import { defaultExclude, resolveOptions, type OrmHmrOptions, type ResolvedOptions } from '../options.ts';
 import { applySettings } from '../runtime/config.ts';
 import { scriptRE } from '../transform/detect.ts';
