@@ -7,6 +7,7 @@ import { FileNames, cleanId } from './ids.ts';
 import { NOTHING_LISTED, listBefore, registeredBy, sweep } from './journal.ts';
 import { consoleLogger, debug, type Logger } from '../util/log.ts';
 import type { EnterOptions, Evaluation, EvaluationHandle, ModuleRecord } from './module-record.ts';
+import { EvaluationStack } from './evaluation-stack.ts';
 import { Owners } from './owners.ts';
 import { failureLine, purge, rollBack, type PurgeContext } from './purge.ts';
 
@@ -14,7 +15,6 @@ export type { RuntimeOptions } from './config.ts';
 export type { EnterOptions, EvaluationHandle } from './module-record.ts';
 
 const NOOP_HANDLE: EvaluationHandle = { commit() {} };
-const RESOLVED = Promise.resolve();
 
 /**
  * The registry of modules and what they registered, shared by every copy of this file loaded in
@@ -36,10 +36,7 @@ export class Runtime {
   );
   readonly host: AdapterHost;
   readonly ledger: Ledger;
-  /** Evaluations between prologue and epilogue, innermost last. */
-  readonly #evaluating: Evaluation[] = [];
-  /** Evaluations without top-level await entered in the current job (see #afterJob). */
-  readonly #enteredThisJob: Evaluation[] = [];
+  readonly #evaluating: EvaluationStack;
   readonly #warned = new Set<string>();
   readonly #fileNames = new FileNames();
   /** Depth of our own bookkeeping on the stack (prologue, epilogue, unload): no user code runs then. */
@@ -55,7 +52,7 @@ export class Runtime {
       register: (adapter, entry) => this.#register(adapter, entry),
       released: (adapter, name, action) => this.ledger.released(adapter, name, action),
       conflict: (label) => {
-        const evaluation = this.#evaluating.at(-1);
+        const evaluation = this.#evaluating.innermost;
         if (evaluation) this.owners.conflict(label, evaluation.record);
       },
       log: (level, message) => this.#log(level, message),
@@ -67,12 +64,13 @@ export class Runtime {
       () => {
         // Our own timers (an idle wait before closing a client, the batch timer) are nobody's side effect.
         if (this.#internal > 0) return undefined;
-        const evaluation = this.#evaluating.at(-1);
+        const evaluation = this.#evaluating.innermost;
         // Past the synchronous start of a module with top-level await, other code runs meanwhile.
         return evaluation?.synchronous ? { file: this.#file(evaluation.record.id), generation: evaluation.number, loading: evaluation.loading } : undefined;
       },
       () => sweep(this.host, this.owners, this.ledger),
     );
+    this.#evaluating = new EvaluationStack(this.ledger.sideEffects, (evaluation) => this.#ours(() => this.#fail(evaluation)));
   }
 
   configure(options: Partial<RuntimeOptions>): void {
@@ -125,22 +123,7 @@ export class Runtime {
       synchronous: true,
     };
     record.pending = evaluation;
-    this.ledger.sideEffects.watch();
-    evaluation.loading = this.ledger.sideEffects.loading;
     this.#evaluating.push(evaluation);
-    // Without top-level await the body runs in this very job: if its epilogue has not run right
-    // after it, it threw (one check for all the bodies of a job). A module with top-level await goes
-    // on in later jobs, between other code's: side effects are only attributed during its
-    // synchronous start, which ends with this job.
-    if (options.async) {
-      queueMicrotask(() => {
-        evaluation.synchronous = false;
-        this.#unwatchOutsideEvaluations();
-      });
-    } else if (this.#enteredThisJob.push(evaluation) === 1) {
-      // A promise reaction, not queueMicrotask (which makes an AsyncResource each time): same queue.
-      RESOLVED.then(this.#afterJob);
-    }
     evaluation.bookkeepingMs += performance.now() - start;
     // The module keeps this handle in its scope for as long as it lives: it must not keep the
     // evaluation (and through it the previous generation) once committed.
@@ -161,13 +144,6 @@ export class Runtime {
     return handle;
   }
 
-  /** Right after the job bodies without top-level await ran in: those whose epilogue did not run threw. (The module's own rejection is queued after this.) */
-  #afterJob = (): void => {
-    for (const evaluation of this.#enteredThisJob.splice(0)) {
-      if (evaluation.record.pending === evaluation) this.#ours(() => this.#fail(evaluation));
-    }
-  };
-
   #ours<T>(work: () => T): T {
     this.#internal++;
     try {
@@ -179,7 +155,7 @@ export class Runtime {
 
   /** Zeitwerk's on_unload: `callback` runs right before the file that is evaluating now evaluates again. */
   onUnload(callback: () => void): void {
-    const evaluation = this.#evaluating.at(-1);
+    const evaluation = this.#evaluating.innermost;
     if (!evaluation) throw new Error('orm-hmr: onUnload() must be called while a tracked module evaluates (at its top level)');
     evaluation.unload.push(callback);
   }
@@ -208,7 +184,7 @@ export class Runtime {
   #register(adapter: string, entry: Entry): void {
     const owned = entry as OwnedEntry;
     owned.adapter = adapter;
-    const evaluation = this.#evaluating.at(-1);
+    const evaluation = this.#evaluating.innermost;
     if (evaluation) return void evaluation.journal.push(owned);
     if (owned.track && owned.label !== undefined) this.ledger.track(owned.label, owned.trackedValue ?? owned.value, OUTSIDE, 0);
     debug(() => `${adapter}: ${owned.label ?? describeValue(owned.value)} registered outside any tracked module`);
@@ -283,20 +259,13 @@ export class Runtime {
 
   /** Takes the evaluation off the stack and lets go of the previous generation it held. Returns what was purged. */
   #finish(evaluation: Evaluation): OwnedEntry[] {
-    const index = this.#evaluating.lastIndexOf(evaluation);
-    if (index >= 0) this.#evaluating.splice(index, 1);
-    this.#unwatchOutsideEvaluations();
+    this.#evaluating.remove(evaluation);
     const purged = evaluation.purged;
     evaluation.journal = [];
     evaluation.before = NOTHING_LISTED;
     evaluation.purged = [];
     evaluation.undo = [];
     return purged;
-  }
-
-  /** Puts Node's functions back once no module body runs synchronously (pending top-level awaits do not count). */
-  #unwatchOutsideEvaluations(): void {
-    if (this.#evaluating.every((evaluation) => evaluation.async)) this.ledger.sideEffects.unwatchSoon(() => this.#evaluating.every((evaluation) => evaluation.async));
   }
 
   #file(id: string): string {
