@@ -31,20 +31,31 @@ describe('GenerationCounter', () => {
     expect(counter.isNew(class Other {})).toBe(true);
   });
 
-  it('holds what an evaluation tracked strongly only until the next read, then lets the GC count it out', async () => {
+  it('holds a committed generation strongly only until the next read, or until its file commits a newer one', async () => {
     const counter = new GenerationCounter();
     let old: object | undefined = { generation: 1 };
     const current = { generation: 2 };
-    counter.track('User', old, 'models/user.ts', 1, 1);
-    counter.track('User', current, 'models/user.ts', 2, 1);
+    counter.track('User', old, 'models/user.ts', 1, 1, true);
+    counter.track('Post', { generation: 1 }, 'models/post.ts', 1, 1, true);
     old = undefined;
-    // Not read yet: both are still pending, held strongly (the tracked values of a batch's evaluations).
+    // Not read yet: the file's live generation (and the other file's) is pending, held strongly.
     await collect();
-    counter.holdWeakly();
-    expect(counter.count()).toEqual({ User: 2 });
+    expect(counter.count()).toEqual({ User: 1, Post: 1 });
+    await collect();
+    // Read since: held weakly, and nothing else holds them.
+    expect(counter.count()).toEqual({});
+
+    // Saves in a row with no read between them (a batch that never settles) keep only the newest.
+    let first: object | undefined = { generation: 1 };
+    let second: object | undefined = { generation: 2 };
+    counter.track('User', first, 'models/user.ts', 1, 1, true);
+    counter.track('User', second, 'models/user.ts', 2, 1, true);
+    counter.track('User', current, 'models/user.ts', 3, 1, true);
+    first = undefined;
+    second = undefined;
     await collect();
     expect(counter.count()).toEqual({ User: 1 });
-    expect(counter.describe('User')).toEqual([{ file: 'models/user.ts', generation: 2, server: 1 }]);
+    expect(counter.describe('User')).toEqual([{ file: 'models/user.ts', generation: 3, server: 1 }]);
     expect(current.generation).toBe(2);
   });
 

@@ -7,7 +7,7 @@ interface Tracked {
   server: number;
 }
 
-/** A value tracked during an evaluation, held strongly until the next read: it is the live generation anyway. */
+/** A value a committed evaluation registered, held strongly until the next read: it is its file's live generation. */
 type Pending = [label: string, value: object, file: string, generation: number, server: number];
 
 /** What one pass over the tracked values finds. */
@@ -31,28 +31,40 @@ export class GenerationCounter {
   /** Values already tracked: `mongoose.models.User` and `connection.models.User` are one model. */
   #seen = new WeakSet<object>();
   /**
-   * Tracked since the last read. An evaluation only appends here: the WeakRefs are made off the
-   * request path, when the batch is measured (a batch of 1000 model files makes 2000 of them).
+   * Committed since the last read, by file: a commit only appends here, and the WeakRefs are made
+   * off the request path when the batch is measured (a batch of 1000 model files makes 2000 of
+   * them). Only the newest generation of a file waits here: the one before is held weakly as soon
+   * as a newer one commits, so saves in a row that never let a batch settle keep nothing alive.
    */
-  #pending: Pending[] = [];
+  #pending = new Map<string, Pending[]>();
 
-  track(label: string, value: unknown, file: string, generation: number, server: number): void {
+  /** `deferred`: the value is its file's live generation, just committed (see #pending); otherwise held weakly at once. */
+  track(label: string, value: unknown, file: string, generation: number, server: number, deferred = false): void {
     if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return;
-    this.#pending.push([label, value, file, generation, server]);
+    if (!deferred) return this.#hold(label, value, file, generation, server);
+    const pending = this.#pending.get(file);
+    if (!pending) return void this.#pending.set(file, [[label, value, file, generation, server]]);
+    if (pending[0]![3] !== generation) this.#holdAll(pending.splice(0));
+    pending.push([label, value, file, generation, server]);
   }
 
-  /** Holds what was tracked since the last read weakly from now on (every read does this first). */
+  /** Holds what was committed since the last read weakly from now on (every read does this first). */
   holdWeakly(): void {
-    if (this.#pending.length === 0) return;
-    const pending = this.#pending;
-    this.#pending = [];
-    for (const [label, value, file, generation, server] of pending) {
-      if (this.#seen.has(value)) continue;
-      this.#seen.add(value);
-      let list = this.#byLabel.get(label);
-      if (!list) this.#byLabel.set(label, (list = []));
-      list.push({ ref: new WeakRef(value), generation, file, server });
-    }
+    if (this.#pending.size === 0) return;
+    for (const pending of this.#pending.values()) this.#holdAll(pending);
+    this.#pending.clear();
+  }
+
+  #holdAll(pending: Pending[]): void {
+    for (const [label, value, file, generation, server] of pending) this.#hold(label, value, file, generation, server);
+  }
+
+  #hold(label: string, value: object, file: string, generation: number, server: number): void {
+    if (this.#seen.has(value)) return;
+    this.#seen.add(value);
+    let list = this.#byLabel.get(label);
+    if (!list) this.#byLabel.set(label, (list = []));
+    list.push({ ref: new WeakRef(value), generation, file, server });
   }
 
   /** Whether `value` was never tracked. */

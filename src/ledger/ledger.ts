@@ -84,14 +84,14 @@ export class Ledger {
     return () => this.#listeners.delete(listener);
   }
 
-  /** A tracked value (a model) of one generation of `file`. */
-  track(label: string, value: unknown, file: string, generation: number): void {
-    this.generations.track(label, value, file, generation, this.#servers);
+  /** A tracked value (a model) of one generation of `file`; `committed`: of its live generation, just committed (counted from the next read). */
+  track(label: string, value: unknown, file: string, generation: number, committed = false): void {
+    this.generations.track(label, value, file, generation, this.#servers, committed);
   }
 
-  /** `handle` lives in the module's scope: while it does, so does that evaluation of `file`. */
+  /** `handle` lives in the module's scope of `file`'s generation just committed: while it does, so does that evaluation. */
   trackScope(file: string, handle: object, generation: number): void {
-    this.scopes.track(file, handle, file, generation, this.#servers);
+    this.scopes.track(file, handle, file, generation, this.#servers, true);
   }
 
   /** The file was deleted: whatever still holds its last generation is not a reload leak. */

@@ -215,7 +215,7 @@ export class Runtime {
     record.version = evaluation.version;
     const file = this.#file(record.id);
     for (const entry of fresh) {
-      if (entry.track && entry.label !== undefined) this.ledger.track(entry.label, entry.trackedValue ?? entry.value, file, evaluation.number);
+      if (entry.track && entry.label !== undefined) this.ledger.track(entry.label, entry.trackedValue ?? entry.value, file, evaluation.number, true);
     }
     this.ledger.trackScope(file, handle, evaluation.number);
     evaluation.bookkeepingMs += performance.now() - start;
