@@ -5,6 +5,8 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { settled, unload } from '../dist/runtime/index.js';
+import { poolBusy } from '../src/adapters/pg.ts';
+import { closeWhenQuiet } from '../src/adapters/quiet-close.ts';
 import { until } from './helpers/project.ts';
 import { filesOpen, post, reloadUnderLoad, serving, stopApp, summary, Watcher, WORKERS, postgresSuite } from './helpers/sql-load.ts';
 
@@ -281,6 +283,27 @@ describe('module-scope SQL clients, edge cases', () => {
     await settled();
     expect(released(from)).toContainEqual({ adapter: 'pg', name: 'Pool', action: 'closed' });
     await expectAllFound(run, [1, 2, 3, 4]);
+  });
+
+  it('time the event loop spent blocked is not quiet time: a query ready meanwhile still runs on the previous pool', async () => {
+    // Seen in CI (Sequelize, 4 of 500 inserts: "pool is draining"): an evaluation blocked the loop
+    // for longer than the quiet period; when it ended, the close check (a timer) ran before the I/O
+    // that had become ready, here the answer a request awaited before its insert on the old pool.
+    const previous = new pg.Pool({ connectionString: url, max: 1 });
+    await previous.query('SELECT 1');
+    const logs: string[] = [];
+    closeWhenQuiet(() => poolBusy(previous), () => previous.end(), 'previous pg Pool', (message) => logs.push(message));
+    const request = watcher.client.query('SELECT pg_sleep(0.05)').then(() => previous.query('SELECT 2 AS n'));
+    await new Promise<void>((resolve) =>
+      setImmediate(() => {
+        const until = Date.now() + 500;
+        while (Date.now() < until);
+        resolve();
+      }),
+    );
+    expect((await request).rows).toEqual([{ n: 2 }]);
+    await until(() => previous.ended, 5_000, 'the previous pool to end once quiet');
+    expect(logs).toEqual([]);
   });
 
   it('a pool kept on globalThis is taken back, never ended', async () => {
