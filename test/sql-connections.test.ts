@@ -285,10 +285,10 @@ describe('module-scope SQL clients, edge cases', () => {
     await expectAllFound(run, [1, 2, 3, 4]);
   });
 
-  it('time the event loop spent blocked is not quiet time: a query ready meanwhile still runs on the previous pool', async () => {
-    // Seen in CI (Sequelize, 4 of 500 inserts: "pool is draining"): an evaluation blocked the loop
-    // for longer than the quiet period; when it ended, the close check (a timer) ran before the I/O
-    // that had become ready, here the answer a request awaited before its insert on the old pool.
+  it('a query that became ready while the event loop was blocked runs on the previous pool before it is ended', async () => {
+    // An evaluation or a GC blocks the loop for longer than the quiet period; when it ends, the
+    // close check (a timer) runs before the I/O that became ready meanwhile, here the answer a
+    // request awaited before its query on the old pool. The check is confirmed after that I/O.
     const previous = new pg.Pool({ connectionString: url, max: 1 });
     await previous.query('SELECT 1');
     const logs: string[] = [];

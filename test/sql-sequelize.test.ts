@@ -70,6 +70,44 @@ describe('Sequelize 6 on PostgreSQL', () => {
     expect(actions.filter((a) => a.adapter === 'pg')).toEqual([]);
   });
 
+  it('an instance whose first query is still asking the server version when its file re-evaluates is closed after that query, not under it', async () => {
+    // Seen in CI under load: each new instance's first query opens a connection of its own, outside
+    // the pool, to read the version; the pool looked idle, the instance was closed, and the
+    // requests waiting on that version then failed with "pool is draining". A slow
+    // `beforeConnect` (a token fetched per connection) makes the window as wide as on a loaded machine.
+    const db = (version: number) => `import { DataTypes, Sequelize } from 'sequelize';
+export const version = ${version};
+export const sequelize = new Sequelize(${JSON.stringify(url)}, { logging: false, hooks: { beforeConnect: () => new Promise((resolve) => setTimeout(resolve, 400)) } });
+const Item = sequelize.define('SlowItem', { run: DataTypes.TEXT, n: DataTypes.INTEGER }, { tableName: '${TABLE}', timestamps: false });
+export async function insert(doc: { run: string; n: number }) {
+  return (await Item.create(doc)).get('id');
+}
+`;
+    const run = `version-probe-${Date.now()}`;
+    const project = new Project('sql-sequelize-version-probe', { 'db.ts': db(1) });
+    const dev = await startVite(project);
+    type Db = { version: number; sequelize: Sequelize; insert(doc: object): Promise<unknown> };
+    try {
+      const first = await dev.load<Db>('db.ts');
+      const from = reports.length;
+      const inserted = first.insert({ run, n: 1 });
+      await dev.edit('db.ts', db(2));
+      await until(async () => (await dev.load<Db>('db.ts')).version === 2, 15_000, 'version 2');
+      await expect(inserted).resolves.toBeDefined();
+      await until(() => reports.slice(from).some((record) => record.released.some((a) => a.adapter === 'sequelize' && a.action === 'closed')), 10_000, 'the release');
+      // Closed once that insert was done: its pool drains (what made the inserts fail before).
+      const pool = (first.sequelize as unknown as { connectionManager: { pool: { _draining: boolean } } }).connectionManager.pool;
+      await until(() => pool._draining, 10_000, 'the previous instance to close');
+      await (await dev.load<Db>('db.ts')).insert({ run, n: 2 });
+      expect((await foundIn(url, TABLE, run)).sort()).toEqual([1, 2]);
+      await (await dev.load<Db>('db.ts')).sequelize.close();
+    } finally {
+      unload(project.path('db.ts'));
+      await dev.close();
+      project.remove();
+    }
+  });
+
   it('hooks a file adds (instance, model, static) stay one each over 30 reloads, and the latest runs', async () => {
     const db = `import { DataTypes, Sequelize } from 'sequelize';
 export const sequelize = new Sequelize(${JSON.stringify(url)}, { logging: false });

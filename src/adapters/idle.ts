@@ -29,8 +29,6 @@ export interface IdleOptions {
 }
 
 const POLL_MS = 20;
-/** A check this much later than the previous one saw a blocked loop. */
-const LATE_MS = 2 * POLL_MS;
 
 /** How long an old client must have started nothing before we close it, and how long we wait at most (MongoDB and SQL alike). */
 export const CLOSE_QUIET_MS = 100;
@@ -54,32 +52,41 @@ export function inFlight(client: ClientLike): number {
  * Calls `then(true)` once `client` has had nothing in flight, and started nothing, for `quietMs`
  * (new work shows as a connection check-out, which the driver always emits on the client), or
  * `then(false)` if that did not happen within `maxMs`. The quiet period covers a request that
- * awaits one operation and then starts the next on the same old client; it is counted while the
- * event loop runs, not while it is blocked. `then` runs in the very
+ * awaits one operation and then starts the next on the same old client. `then` runs in the very
  * job that saw the client idle (not a later microtask), so nothing can start in between.
  */
 export function whenIdle(client: ClientLike, { quietMs, maxMs, busy }: IdleOptions, then: (idle: boolean) => void): void {
   const started = Date.now();
   let lastActive = started;
-  let lastCheck = started;
+  let confirming = false;
   const active = () => {
     lastActive = Date.now();
   };
   client.on?.('connectionCheckOutStarted', active);
-  const check = () => {
-    const now = Date.now();
-    // A late check means the loop was blocked (an evaluation, a GC): timers run before the I/O
-    // that became ready meanwhile, so a request holding the old client has not had its turn yet.
-    // Blocked time is not quiet time.
-    const late = now - lastCheck > LATE_MS;
-    lastCheck = now;
-    const working = late || inFlight(client) > 0 || !!busy?.();
+  const idleNow = (now: number) => {
+    const working = inFlight(client) > 0 || !!busy?.();
     if (working) lastActive = now;
-    const idle = !working && now - lastActive >= quietMs;
-    if (!idle && now - started < maxMs) return;
+    return !working && now - lastActive >= quietMs;
+  };
+  const finish = (idle: boolean) => {
     clearInterval(timer);
     client.off?.('connectionCheckOutStarted', active);
     then(idle);
+  };
+  // Timers run before the I/O that became ready while the loop was blocked (an evaluation, a
+  // GC): a request holding the old client may be about to use it. So an idle check is confirmed
+  // in this loop turn's check phase, after that I/O and what it started synchronously have run.
+  const confirm = () => {
+    confirming = false;
+    if (idleNow(Date.now())) finish(true);
+  };
+  const check = () => {
+    if (confirming) return;
+    const now = Date.now();
+    if (idleNow(now)) {
+      confirming = true;
+      setImmediate(confirm);
+    } else if (now - started >= maxMs) finish(false);
   };
   const timer = setInterval(check, POLL_MS);
   // The client's own sockets keep the process up while it is open; our timer need not.

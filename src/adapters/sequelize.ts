@@ -12,7 +12,7 @@ interface PoolLike {
   _draining?: boolean;
 }
 interface SequelizeLike {
-  connectionManager?: { pool?: PoolLike | { read?: PoolLike; write?: PoolLike } };
+  connectionManager?: { pool?: PoolLike | { read?: PoolLike; write?: PoolLike }; versionPromise?: Promise<unknown> | null };
   close(): Promise<void>;
 }
 interface Hooked {
@@ -145,8 +145,13 @@ export function sequelizeAdapter(): Adapter {
   };
 }
 
-/** Connections in use or awaited, in the one pool or the read and write pools (replication). */
+/**
+ * Connections in use or awaited, in the one pool or the read and write pools (replication). Also
+ * an instance's first query: it asks the server's version on a connection of its own, outside the
+ * pool (`versionPromise`), and its callers acquire from the pool only after that.
+ */
 function busy(sequelize: SequelizeLike): boolean {
+  if (sequelize.connectionManager?.versionPromise) return true;
   const pool = sequelize.connectionManager?.pool;
   if (!pool) return false;
   const pools = 'using' in pool ? [pool as PoolLike] : [(pool as { read?: PoolLike }).read, (pool as { write?: PoolLike }).write];
