@@ -108,6 +108,46 @@ export async function insert(doc: { run: string; n: number }) {
     }
   });
 
+  it("the constructor's hooks option stays with its instance: a global one keeps it over reloads", async () => {
+    // `hooks: { beforeConnect }` is how a token per connection is fetched (RDS IAM). The instance a
+    // global keeps is not constructed again, so removing those hooks on reload would lose them.
+    const db = (version: number) => `import { DataTypes, Sequelize } from 'sequelize';
+export const version = ${version};
+const calls = ((globalThis as { __sqlConnectCalls?: string[] }).__sqlConnectCalls ??= []);
+const cache = globalThis as { __sqlHookedSequelize?: Sequelize };
+export const sequelize = (cache.__sqlHookedSequelize ??= new Sequelize(${JSON.stringify(url)}, {
+  logging: false,
+  pool: { max: 1, idle: 50, evict: 50 },
+  hooks: { beforeConnect: () => void calls.push('beforeConnect') },
+}));
+export const Item = sequelize.define('GlobalItem', { run: DataTypes.TEXT, n: DataTypes.INTEGER }, { tableName: '${TABLE}', timestamps: false });
+`;
+    const project = new Project('sql-sequelize-constructor-hooks', { 'db.ts': db(1) });
+    const dev = await startVite(project);
+    const calls = ((globalThis as { __sqlConnectCalls?: string[] }).__sqlConnectCalls = []);
+    type Db = { version: number; sequelize: Sequelize; Item: { create(v: object): Promise<unknown> } };
+    try {
+      await dev.load('db.ts');
+      for (let version = 2; version <= 4; version++) {
+        await dev.edit('db.ts', db(version));
+        await until(async () => (await dev.load<Db>('db.ts')).version === version, 15_000, `version ${version}`);
+      }
+      await settled();
+      const { sequelize, Item } = await dev.load<Db>('db.ts');
+      const hooks = (sequelize as unknown as { options: { hooks: Record<string, unknown[] | undefined> } }).options.hooks;
+      expect(hooks.beforeConnect?.length).toBe(1);
+      await Item.create({ run: `constructor-hooks-${Date.now()}`, n: 1 });
+      expect(calls.length).toBeGreaterThan(0);
+      await sequelize.close();
+    } finally {
+      unload(project.path('db.ts'));
+      await dev.close();
+      project.remove();
+      delete (globalThis as { __sqlConnectCalls?: string[] }).__sqlConnectCalls;
+      delete (globalThis as { __sqlHookedSequelize?: Sequelize }).__sqlHookedSequelize;
+    }
+  });
+
   it('hooks a file adds (instance, model, static) stay one each over 30 reloads, and the latest runs', async () => {
     const db = `import { DataTypes, Sequelize } from 'sequelize';
 export const sequelize = new Sequelize(${JSON.stringify(url)}, { logging: false });

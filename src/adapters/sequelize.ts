@@ -22,7 +22,7 @@ type AddHook = (this: Hooked, type: string, name?: unknown, fn?: unknown) => unk
 type RunHooks = (this: unknown, type: unknown, ...args: unknown[]) => unknown;
 type Associate = (this: ModelLike, target: unknown, options?: unknown) => unknown;
 interface SequelizeClass {
-  prototype: { addHook: AddHook; runHooks: RunHooks };
+  prototype: { addHook: AddHook; runHooks: RunHooks; _setupHooks?: (this: unknown, hooks: unknown) => unknown };
   addHook: AddHook;
   runHooks: RunHooks;
   Model?: { addHook: AddHook } & Record<(typeof ASSOCIATE)[number], Associate>;
@@ -35,7 +35,8 @@ const ASSOCIATE = ['hasOne', 'belongsTo', 'hasMany', 'belongsToMany'] as const;
  * Sequelize 6:
  * - **Hooks** a file adds (`sequelize.addHook(...)`, `Model.addHook(...)`, `Sequelize.addHook(...)`
  *   and their shorthands such as `sequelize.beforeCreate(...)`) are removed from
- *   `options.hooks[type]` before it evaluates again: one hook, not one per reload.
+ *   `options.hooks[type]` before it evaluates again: one hook, not one per reload. The `hooks`
+ *   option of `new Sequelize()` stays with its instance.
  * - **`new Sequelize()`** at a file's top level: the previous instance is closed once its pool has
  *   no connection in use and no caller waiting (a transaction holds its connection), unless a
  *   global took it back. Instances a library creates are left to it.
@@ -53,6 +54,8 @@ export function sequelizeAdapter(): Adapter {
   const restores: (() => void)[] = [];
   const models = new SequelizeModels();
   let context: AdapterContext | undefined;
+  /** Inside a constructor's `hooks` option: those hooks are the instance's own, made and dropped with it. */
+  let constructing = 0;
 
   const instanceEntry = (sequelize: SequelizeLike): Entry => ({ container: live, value: sequelize, label: 'Sequelize', release: () => release(sequelize) });
 
@@ -69,6 +72,7 @@ export function sequelizeAdapter(): Adapter {
     function (this: Hooked, type, name, fn) {
       const hook = typeof name === 'function' ? name : fn;
       const result = addHook.call(this, type, name, fn);
+      if (constructing > 0) return result;
       for (const hooks of Object.values(this?.options?.hooks ?? {})) {
         const last = hooks?.at(-1);
         if (last !== undefined && (last === hook || (last as { fn?: unknown }).fn === hook)) context?.register({ container: hooks!, value: last });
@@ -88,6 +92,22 @@ export function sequelizeAdapter(): Adapter {
       patched.add(Sequelize);
       for (const owner of [Sequelize, Sequelize.prototype, Sequelize.Model].filter((o) => o && typeof o.addHook === 'function')) {
         restores.push(patchMethod(owner as { addHook: AddHook }, 'addHook', reportingAddHook));
+      }
+      // `new Sequelize(url, { hooks })` adds those through `addHook` too. Not reported: an instance
+      // a global keeps is not constructed again, so removing them would lose them for good.
+      if (typeof Sequelize.prototype._setupHooks === 'function') {
+        restores.push(
+          patchMethod(Sequelize.prototype as { _setupHooks: (this: unknown, hooks: unknown) => unknown }, '_setupHooks', (setupHooks) =>
+            function (this: unknown, hooks: unknown) {
+              constructing++;
+              try {
+                return setupHooks.call(this, hooks);
+              } finally {
+                constructing--;
+              }
+            },
+          ),
+        );
       }
       // The constructor's last step is `Sequelize.runHooks('afterInit', this)`: a new instance.
       restores.push(
