@@ -117,7 +117,6 @@ const calls = ((globalThis as { __sqlConnectCalls?: string[] }).__sqlConnectCall
 const cache = globalThis as { __sqlHookedSequelize?: Sequelize };
 export const sequelize = (cache.__sqlHookedSequelize ??= new Sequelize(${JSON.stringify(url)}, {
   logging: false,
-  pool: { max: 1, idle: 50, evict: 50 },
   hooks: { beforeConnect: () => void calls.push('beforeConnect') },
 }));
 export const Item = sequelize.define('GlobalItem', { run: DataTypes.TEXT, n: DataTypes.INTEGER }, { tableName: '${TABLE}', timestamps: false });

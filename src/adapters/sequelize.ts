@@ -95,20 +95,18 @@ export function sequelizeAdapter(): Adapter {
       }
       // `new Sequelize(url, { hooks })` adds those through `addHook` too. Not reported: an instance
       // a global keeps is not constructed again, so removing them would lose them for good.
-      if (typeof Sequelize.prototype._setupHooks === 'function') {
-        restores.push(
-          patchMethod(Sequelize.prototype as { _setupHooks: (this: unknown, hooks: unknown) => unknown }, '_setupHooks', (setupHooks) =>
-            function (this: unknown, hooks: unknown) {
-              constructing++;
-              try {
-                return setupHooks.call(this, hooks);
-              } finally {
-                constructing--;
-              }
-            },
-          ),
-        );
-      }
+      restores.push(
+        patchMethod(Sequelize.prototype as { _setupHooks: (this: unknown, hooks: unknown) => unknown }, '_setupHooks', (setupHooks) =>
+          function (this: unknown, hooks: unknown) {
+            constructing++;
+            try {
+              return setupHooks.call(this, hooks);
+            } finally {
+              constructing--;
+            }
+          },
+        ),
+      );
       // The constructor's last step is `Sequelize.runHooks('afterInit', this)`: a new instance.
       restores.push(
         patchMethod(Sequelize, 'runHooks', (runHooks) =>
