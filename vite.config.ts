@@ -1,6 +1,7 @@
 import { defineConfig } from 'vite';
-// In your project: import ormHmr from 'orm-hmr/vite'
-import ormHmr from './src/vite/index.ts';
+// As in your project: the built package (`npm run dev` builds it first). From source, Node 20
+// could not require the built-in adapters' .ts files, which load on first use.
+import ormHmr from 'orm-hmr/vite';
 import { playground } from './playground/dev-server.ts';
 
 export default defineConfig({
