@@ -12,7 +12,7 @@ interface PoolLike {
   _draining?: boolean;
 }
 interface SequelizeLike {
-  connectionManager?: { pool?: PoolLike | { read?: PoolLike; write?: PoolLike }; versionPromise?: Promise<unknown> | null };
+  connectionManager?: { pool?: PoolLike | { read?: PoolLike; write?: PoolLike } };
   close(): Promise<void>;
 }
 interface Hooked {
@@ -20,9 +20,10 @@ interface Hooked {
 }
 type AddHook = (this: Hooked, type: string, name?: unknown, fn?: unknown) => unknown;
 type RunHooks = (this: unknown, type: unknown, ...args: unknown[]) => unknown;
+type Query = (this: SequelizeLike, ...args: unknown[]) => Promise<unknown>;
 type Associate = (this: ModelLike, target: unknown, options?: unknown) => unknown;
 interface SequelizeClass {
-  prototype: { addHook: AddHook; runHooks: RunHooks; _setupHooks?: (this: unknown, hooks: unknown) => unknown };
+  prototype: { addHook: AddHook; runHooks: RunHooks; _setupHooks?: (this: unknown, hooks: unknown) => unknown; query: Query };
   addHook: AddHook;
   runHooks: RunHooks;
   Model?: { addHook: AddHook } & Record<(typeof ASSOCIATE)[number], Associate>;
@@ -37,8 +38,8 @@ const ASSOCIATE = ['hasOne', 'belongsTo', 'hasMany', 'belongsToMany'] as const;
  *   and their shorthands such as `sequelize.beforeCreate(...)`) are removed from
  *   `options.hooks[type]` before it evaluates again: one hook, not one per reload. The `hooks`
  *   option of `new Sequelize()` stays with its instance.
- * - **`new Sequelize()`** at a file's top level: the previous instance is closed once its pool has
- *   no connection in use and no caller waiting (a transaction holds its connection), unless a
+ * - **`new Sequelize()`** at a file's top level: the previous instance is closed once it has no
+ *   query in flight and its pool no connection in use and no caller waiting, unless a
  *   global took it back. Instances a library creates are left to it.
  * - **Models** (`sequelize.define()`, `Model.init()`, seen by their `afterDefine` hook) and
  *   **associations** a file makes are removed before it evaluates again: a model it no longer
@@ -56,6 +57,8 @@ export function sequelizeAdapter(): Adapter {
   let context: AdapterContext | undefined;
   /** Inside a constructor's `hooks` option: those hooks are the instance's own, made and dropped with it. */
   let constructing = 0;
+  /** Queries in flight per instance, from the call on: before its pool sees them (see {@link busy}). */
+  const queries = new WeakMap<SequelizeLike, number>();
 
   const instanceEntry = (sequelize: SequelizeLike): Entry => ({ container: live, value: sequelize, label: 'Sequelize', release: () => release(sequelize) });
 
@@ -63,7 +66,7 @@ export function sequelizeAdapter(): Adapter {
     if (heldByGlobal(sequelize)) return 'reused';
     live.delete(sequelize);
     closed.add(sequelize);
-    closeWhenQuiet(() => busy(sequelize), () => sequelize.close(), 'previous Sequelize instance', (message) => context?.log('warn', message));
+    closeWhenQuiet(() => (queries.get(sequelize) ?? 0) > 0 || busy(sequelize), () => sequelize.close(), 'previous Sequelize instance', (message) => context?.log('warn', message));
     return 'closed';
   };
 
@@ -104,6 +107,19 @@ export function sequelizeAdapter(): Adapter {
             } finally {
               constructing--;
             }
+          },
+        ),
+      );
+      // A query reaches the pool only after awaits of its own (hooks, and an instance's first query
+      // reads the server version on a connection outside the pool): counted from the call.
+      restores.push(
+        patchMethod(Sequelize.prototype, 'query', (query) =>
+          function (this: SequelizeLike, ...args: unknown[]) {
+            queries.set(this, (queries.get(this) ?? 0) + 1);
+            const done = () => void queries.set(this, queries.get(this)! - 1);
+            const result = query.apply(this, args);
+            result.then(done, done);
+            return result;
           },
         ),
       );
@@ -163,13 +179,8 @@ export function sequelizeAdapter(): Adapter {
   };
 }
 
-/**
- * Connections in use or awaited, in the one pool or the read and write pools (replication). Also
- * an instance's first query: it asks the server's version on a connection of its own, outside the
- * pool (`versionPromise`), and its callers acquire from the pool only after that.
- */
+/** Connections in use or awaited, in the one pool or the read and write pools (replication): a transaction holds its connection. */
 function busy(sequelize: SequelizeLike): boolean {
-  if (sequelize.connectionManager?.versionPromise) return true;
   const pool = sequelize.connectionManager?.pool;
   if (!pool) return false;
   const pools = 'using' in pool ? [pool as PoolLike] : [(pool as { read?: PoolLike }).read, (pool as { write?: PoolLike }).write];
