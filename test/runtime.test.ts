@@ -247,6 +247,25 @@ describe('custom adapters', () => {
     expect(record?.purged).toContainEqual({ adapter: 'bus', name: 'signup' });
   });
 
+  it('hands an adapter added (or replaced by name) after modules evaluated the packages of the next evaluations', () => {
+    const handed = (name: string) => {
+      const namespaces: unknown[] = [];
+      return { namespaces, adapter: defineAdapter({ name, packages: ['mongoose'], reports: true, attach: (namespace) => void namespaces.push(namespace), entries: () => [] }) };
+    };
+    const id = file('late-adapter.ts');
+    // The runtime now knows which adapters handle `mongoose`: an adapter added later must still be asked.
+    evaluate(id, () => m.model('Late', schema('a')));
+    const first = handed('late-attach');
+    useAdapter(first.adapter);
+    evaluate(id, () => m.model('Late', schema('b')));
+    expect(first.namespaces).toEqual([m]);
+    const second = handed('late-attach');
+    useAdapter(second.adapter);
+    evaluate(id, () => m.model('Late', schema('c')));
+    expect(second.namespaces).toEqual([m]);
+    expect(first.namespaces).toEqual([m]);
+  });
+
   it('rejects an adapter without a name or entries', () => {
     expect(() => defineAdapter({} as never)).toThrow(/name/);
     expect(() => defineAdapter({ name: 'x' } as never)).toThrow(/entries/);

@@ -57,10 +57,6 @@ export class SideEffects {
 
   /** Wraps Node's functions (idempotent): called when a tracked evaluation starts. */
   watch(): void {
-    if (this.#unwatching) {
-      clearImmediate(this.#unwatching);
-      this.#unwatching = undefined;
-    }
     if (this.#watching) return;
     this.#swaps ??= this.#prepare();
     for (const swap of this.#swaps) swap.install();
@@ -71,6 +67,8 @@ export class SideEffects {
    * Puts Node's functions back once the current job and its I/O callbacks are done, if `idle` still
    * says so: a batch of 1000 module evaluations swaps them in and out once, not 1000 times (each
    * swap writes to `EventEmitter.prototype`, which costs every emitter's call sites their caches).
+   * One check at a time: an evaluation entered meanwhile leaves it pending, and it finds the stack
+   * busy (the evaluation's end schedules the next).
    */
   unwatchSoon(idle: () => boolean): void {
     if (!this.#watching || this.#unwatching) return;

@@ -28,6 +28,12 @@ export class AdapterHost {
   readonly #namespaces = new WeakMap<Adapter, WeakSet<object>>();
   /** Namespaces by the file they were imported from (EnterOptions.at), for this dev server. */
   readonly #byFile = new Map<string, unknown>();
+  /** The adapters with an `attach` that handle each specifier: `attach` runs for every evaluation. Cleared when the adapters change. */
+  readonly #handling = new Map<string, Adapter[]>();
+  /** Adapters with an `attach` not yet looked for in a module's folder (see `attach`). */
+  #toRequire: Adapter[] = [];
+  /** What `listed()` returns: asked before every evaluation. */
+  #listed: readonly Adapter[] = [];
 
   constructor(callbacks: HostCallbacks) {
     this.#callbacks = callbacks;
@@ -39,14 +45,24 @@ export class AdapterHost {
     const next = chosen.map((item) => (typeof item === 'string' && this.adapters.find((a) => a.name === item)) || toAdapters([item])[0]!);
     for (const adapter of this.adapters) if (!next.includes(adapter)) this.#detach(adapter);
     this.adapters.splice(0, this.adapters.length, ...dedupe(next));
+    this.#changed();
   }
 
   /** Adds an adapter; one with the same name replaces (and detaches) the old one. */
   use(adapter: Adapter): void {
     const index = this.adapters.findIndex((a) => a.name === adapter.name);
-    if (index < 0) return void this.adapters.push(adapter);
-    if (this.adapters[index] !== adapter) this.#detach(this.adapters[index]!);
-    this.adapters[index] = adapter;
+    if (index < 0) this.adapters.push(adapter);
+    else {
+      if (this.adapters[index] !== adapter) this.#detach(this.adapters[index]!);
+      this.adapters[index] = adapter;
+    }
+    this.#changed();
+  }
+
+  #changed(): void {
+    this.#handling.clear();
+    this.#toRequire = this.adapters.filter((adapter) => adapter.attach && !this.#required.has(adapter.name));
+    this.#listed = this.adapters.filter((adapter) => !adapter.reports);
   }
 
   /** Packages the adapters handle: what marks a module as one to wrap. */
@@ -55,8 +71,8 @@ export class AdapterHost {
   }
 
   /** Adapters that do not report their registrations: their entries are diffed around each evaluation. */
-  listed(): Adapter[] {
-    return this.adapters.filter((adapter) => !adapter.reports);
+  listed(): readonly Adapter[] {
+    return this.#listed;
   }
 
   /** One adapter's entries, each tagged with its name (entries are fresh objects per listing). */
@@ -76,7 +92,8 @@ export class AdapterHost {
   /** Tells each adapter what it registered in an evaluation that succeeded. */
   committed(fresh: OwnedEntry[]): void {
     // Most evaluations register with one adapter: grouped only when they do not.
-    const only = fresh.every((entry) => entry.adapter === fresh[0]!.adapter) ? fresh[0]?.adapter : undefined;
+    let only: string | undefined = fresh[0]?.adapter;
+    for (let i = 1; i < fresh.length && only !== undefined; i++) if (fresh[i]!.adapter !== only) only = undefined;
     let byAdapter: Map<string, OwnedEntry[]> | undefined;
     if (only === undefined && fresh.length > 0) {
       byAdapter = new Map();
@@ -141,18 +158,21 @@ export class AdapterHost {
       if (!require && isAbsolute(id)) require = builtin<typeof import('node:module')>('node:module')?.createRequire(id);
       return require;
     };
-    for (const adapter of this.adapters) {
-      if (!adapter.attach) continue;
-      for (const specifier in imports) {
-        if (!handles(adapter, specifier)) continue;
-        const namespace = imports[specifier];
+    for (const specifier in imports) {
+      const namespace = imports[specifier];
+      for (const adapter of this.#handlers(specifier)) {
         // The same namespace again (every module importing `mongoose`): the adapter has it already.
         if (isObject(namespace) && this.#handed(adapter).has(namespace)) continue;
         this.#attachTo(adapter, namespace, specifier, { ...this.#context(adapter), require: (specifier) => requireFrom()?.(specifier) });
         if (isObject(namespace)) this.#handed(adapter).add(namespace);
       }
-      if (!this.#required.has(adapter.name) && adapter.attached?.() === false && requireFrom()) {
+    }
+    // An adapter leaves this list once it was looked for in a module's folder.
+    for (let i = 0; i < this.#toRequire.length; i++) {
+      const adapter = this.#toRequire[i]!;
+      if (adapter.attached?.() === false && requireFrom()) {
         this.#required.add(adapter.name);
+        this.#toRequire.splice(i--, 1);
         for (const pkg of adapter.packages ?? []) {
           let namespace: unknown;
           try {
@@ -167,6 +187,13 @@ export class AdapterHost {
         }
       }
     }
+  }
+
+  /** The adapters with an `attach` whose packages include `specifier` or a parent of it (cached per specifier). */
+  #handlers(specifier: string): Adapter[] {
+    let handlers = this.#handling.get(specifier);
+    if (!handlers) this.#handling.set(specifier, (handlers = this.adapters.filter((adapter) => adapter.attach && handles(adapter, specifier))));
+    return handlers;
   }
 
   /** Namespaces already handed to each adapter. */

@@ -59,7 +59,12 @@ export class EvaluationStack {
 
   /** Puts Node's functions back once no module body runs synchronously (pending top-level awaits do not count). */
   #unwatchWhenIdle(): void {
-    const idle = () => this.#stack.every((evaluation) => evaluation.async);
-    if (idle()) this.#sideEffects.unwatchSoon(idle);
+    if (this.#idle()) this.#sideEffects.unwatchSoon(this.#idle);
   }
+
+  readonly #idle = (): boolean => this.#stack.every(isAsync);
+}
+
+function isAsync(evaluation: Evaluation): boolean {
+  return evaluation.async;
 }
