@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { scaleRow } from './scale-pairs.js';
 
 const here = import.meta.dirname;
 const reloads = Number(process.env.BENCH_RELOADS ?? 100);
@@ -33,28 +34,14 @@ const latency = JSON.parse(
 );
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const lastJson = (out) => JSON.parse(out.trim().split('\n').at(-1));
-// Scale: each model count and strategy in fresh processes, alternated in pairs (without, then
-// with). This machine's speed drifts by ±15% from one process to the next, so the ratio is taken
-// within each pair, and the row gives the medians.
-const scalePairs = Number(process.env.BENCH_SCALE_PAIRS ?? 5);
-const scale = [10, 100, 1000].map((models) => {
-  process.stderr.write(`scale: ${models} models, ${scalePairs} pairs...\n`);
-  const runs = { 'orm-hmr': [], plain: [] };
-  for (let i = 0; i < scalePairs; i++) {
-    for (const strategy of ['plain', 'orm-hmr']) {
-      runs[strategy].push(lastJson(execFileSync(process.execPath, ['--expose-gc', join(here, 'scale.js'), String(models), strategy], { encoding: 'utf8' })));
-    }
-  }
-  const ratios = runs.plain.map((plain, i) => runs['orm-hmr'][i].reloadMs / plain.reloadMs);
-  return {
-    models,
-    withoutMs: median(runs.plain.map((r) => r.reloadMs)),
-    withMs: median(runs['orm-hmr'].map((r) => r.reloadMs)),
-    ratio: median(ratios),
-    ratioRange: [Math.min(...ratios), Math.max(...ratios)],
-    perFileMs: median(runs['orm-hmr'].map((r) => r.bookkeepingPerFileMs)),
-  };
-});
+// Scale: both strategies' processes side by side, their reloads alternated (bench/scale-pairs.js).
+const scalePairs = Number(process.env.BENCH_SCALE_PAIRS ?? 3);
+const scaleRounds = Number(process.env.BENCH_SCALE_ROUNDS ?? 7);
+const scale = [];
+for (const models of [10, 100, 1000]) {
+  process.stderr.write(`scale: ${models} models, ${scalePairs} pairs of ${scaleRounds} rounds...\n`);
+  scale.push(await scaleRow(models, { pairs: scalePairs, rounds: scaleRounds }));
+}
 // The pause a measurement adds to requests, at two heap sizes, with and without the plugin.
 const pauses = [50, 200].flatMap((heapMB) =>
   ['plain', 'orm-hmr'].map((strategy) => {
@@ -198,10 +185,12 @@ of a few ms.
 
 N Mongoose model files that all import one shared helper; the helper is edited, so one reload
 re-evaluates all N (Vite 8, \`ssrLoadModule\`, no GC in the measurement). Without orm-hmr the
-models need \`overwriteModels\` to take the edit. Each count and strategy in fresh processes, in
-${scalePairs} pairs (without, then with); each process's median of 5 reloads. "Ratio": the median of
-the pairs' ratios, with their range (the machine's speed drifts between processes). "Per file":
-orm-hmr's own bookkeeping (\`purgeMs\` over the batch's files).
+models need \`overwriteModels\` to take the edit. Each strategy in its own process; ${scalePairs} pairs of
+processes, one of each strategy alive side by side, their reloads alternated (the order swapped
+every round), ${scaleRounds} rounds per pair after one warm-up reload: both are timed in the same
+minutes of the machine's drifting speed. "Ratio": the median reload with orm-hmr over the median
+without (all rounds), with its range over the pairs. "Per file": orm-hmr's own bookkeeping
+(\`purgeMs\` over the batch's files).
 
 | models | reload without orm-hmr | with orm-hmr | ratio | per file | targets |
 | --- | --- | --- | --- | --- | --- |

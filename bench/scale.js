@@ -1,9 +1,13 @@
 // Scale, one JSON line: an app of N Mongoose model files that all import one shared helper; the
 // helper is edited, so the reload re-evaluates every model file (through a real Vite dev server,
 // `ssrLoadModule`). One strategy per process: with orm-hmr, or without (`overwriteModels`, the one
-// workaround that applies edits); bench/run.js alternates them. Bookkeeping per re-evaluated file
-// is orm-hmr's own `purgeMs` over the files of the batch.
+// workaround that applies edits). Bookkeeping per re-evaluated file is orm-hmr's own `purgeMs`
+// over the files of the batch.
 //   node --expose-gc bench/scale.js <models> <orm-hmr|plain> [rounds]
+// Forked with an IPC channel (bench/run.js), it loads the app, warms up with one reload, says
+// `ready`, then reloads once per `round` message and answers with that reload's times: run.js keeps
+// one process of each strategy alive and alternates their reloads, so both are timed in the same
+// minutes of the machine's drifting speed.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchProject, benchServer } from './dev-server.js';
@@ -46,27 +50,51 @@ export const M${i} = mongoose.model('${prefix}${models}_${i}', new mongoose.Sche
   const app = join(root, 'app.ts');
   await server.ssrLoadModule(app);
   await settled();
-  const reloads = [];
-  const bookkeeping = [];
-  for (let round = 1; round <= rounds + 1; round++) {
-    writeHelper(round);
+  // One reload: the helper edited, the app loaded again through Vite (timed), then measured.
+  let version = 0;
+  const reload = async () => {
+    version++;
+    writeHelper(version);
     server.moduleGraph.onFileChange(helper);
     globalThis.gc();
     const start = performance.now();
     const loaded = await server.ssrLoadModule(app);
     const elapsed = performance.now() - start;
-    if (!loaded.M0.schema.path(`v${round}`)) throw new Error('the edit did not apply');
+    if (!loaded.M0.schema.path(`v${version}`)) throw new Error('the edit did not apply');
     const record = await settled();
-    // The first reload warms Vite's transform cache of the new helper: not counted.
-    if (round === 1) continue;
-    reloads.push(elapsed);
-    if (record) bookkeeping.push(record.purgeMs / record.files.length);
-  }
-  await server.close();
-  rmSync(root, { recursive: true, force: true });
-  return { reloadMs: median(reloads), reloadsMs: reloads.map((ms) => Math.round(ms)), bookkeepingPerFileMs: bookkeeping.length ? median(bookkeeping) : undefined };
+    return { reloadMs: elapsed, bookkeepingPerFileMs: record ? record.purgeMs / record.files.length : undefined };
+  };
+  const close = async () => {
+    await server.close();
+    rmSync(root, { recursive: true, force: true });
+  };
+  // The first reload warms Vite's transform cache of the new helper: never counted.
+  await reload();
+  return { reload, close };
 }
 
-const result = await run(strategy === 'orm-hmr');
-console.log(JSON.stringify({ models, strategy, ...result }));
-process.exit(0);
+const { reload, close } = await run(strategy === 'orm-hmr');
+if (process.send) {
+  process.on('message', async (message) => {
+    if (message === 'round') return process.send(await reload());
+    await close();
+    process.exit(0);
+  });
+  process.send('ready');
+} else {
+  const reloads = [];
+  for (let round = 0; round < rounds; round++) reloads.push(await reload());
+  await close();
+  const times = reloads.map((r) => r.reloadMs);
+  const bookkeeping = reloads.map((r) => r.bookkeepingPerFileMs).filter((ms) => ms !== undefined);
+  console.log(
+    JSON.stringify({
+      models,
+      strategy,
+      reloadMs: median(times),
+      reloadsMs: times.map((ms) => Math.round(ms)),
+      bookkeepingPerFileMs: bookkeeping.length ? median(bookkeeping) : undefined,
+    }),
+  );
+  process.exit(0);
+}
