@@ -35,8 +35,8 @@ const latency = JSON.parse(
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const lastJson = (out) => JSON.parse(out.trim().split('\n').at(-1));
 // Scale: both strategies' processes side by side, their reloads alternated (bench/scale-pairs.js).
-const scalePairs = Number(process.env.BENCH_SCALE_PAIRS ?? 3);
-const scaleRounds = Number(process.env.BENCH_SCALE_ROUNDS ?? 7);
+const scalePairs = Number(process.env.BENCH_SCALE_PAIRS ?? 9);
+const scaleRounds = Number(process.env.BENCH_SCALE_ROUNDS ?? 3);
 const scale = [];
 for (const models of [10, 100, 1000]) {
   process.stderr.write(`scale: ${models} models, ${scalePairs} pairs of ${scaleRounds} rounds...\n`);
@@ -186,8 +186,9 @@ of a few ms.
 N Mongoose model files that all import one shared helper; the helper is edited, so one reload
 re-evaluates all N (Vite 8, \`ssrLoadModule\`, no GC in the measurement). Without orm-hmr the
 models need \`overwriteModels\` to take the edit. Each strategy in its own process; ${scalePairs} pairs of
-processes, one of each strategy alive side by side, their reloads alternated (the order swapped
-every round), ${scaleRounds} rounds per pair after one warm-up reload: both are timed in the same
+processes, one of each strategy alive side by side (started one after the other, which one first
+swapped every pair), their reloads alternated (the order swapped every round), ${scaleRounds} rounds per
+pair after two untimed reloads each: both are timed in the same
 minutes of the machine's drifting speed. "Ratio": the median reload with orm-hmr over the median
 without (all rounds), with its range over the pairs. "Per file": orm-hmr's own bookkeeping
 (\`purgeMs\` over the batch's files).
