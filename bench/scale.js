@@ -4,10 +4,10 @@
 // workaround that applies edits). Bookkeeping per re-evaluated file is orm-hmr's own `purgeMs`
 // over the files of the batch.
 //   node --expose-gc bench/scale.js <models> <orm-hmr|plain> [rounds]
-// Forked with an IPC channel (bench/run.js), it loads the app, warms up with one reload, says
-// `ready`, then reloads once per `round` message and answers with that reload's times: run.js keeps
-// one process of each strategy alive and alternates their reloads, so both are timed in the same
-// minutes of the machine's drifting speed.
+// Forked with an IPC channel (bench/scale-pairs.js, which `npm run bench` uses), it loads the app,
+// warms up with one reload, says `ready`, then reloads once per `round` message and answers with
+// that reload's times: scale-pairs.js keeps one process of each strategy alive and alternates their
+// reloads, so both are timed in the same minutes of the machine's drifting speed.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchProject, benchServer } from './dev-server.js';
